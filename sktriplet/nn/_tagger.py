@@ -1,0 +1,208 @@
+"""Tagging networks: a BiGRU head on embedding sequences and the CRNN baseline.
+
+Both networks map a batch of clips ``(batch, n_frames, n_features)`` to *frame*
+logits ``(batch, n_frames, n_classes)`` (:meth:`frame_logits`), turn them into frame
+probabilities with a sigmoid (multi-label) or a softmax (one class per clip), and pool
+the clip prediction as the mean over frames of the frame probabilities (the paper's
+"clip prediction = average over time of the frame predictions").
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["BiGRUTagger", "CRNN", "clip_pooling"]
+
+_ACTIVATIONS = ("sigmoid", "softmax")
+
+
+def _check_activation(activation):
+    if activation not in _ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {_ACTIVATIONS}; got {activation!r}."
+        )
+    return activation
+
+
+def clip_pooling(frame_logits, activation="sigmoid"):
+    """Clip probabilities: mean over frames of the frame probabilities.
+
+    Parameters
+    ----------
+    frame_logits : torch.Tensor of shape (batch, n_frames, n_classes)
+        Frame-level logits.
+    activation : {"sigmoid", "softmax"}, default="sigmoid"
+        ``"sigmoid"``: independent class probabilities (multi-label);
+        ``"softmax"``: one class per frame, so the clip probabilities sum to one.
+
+    Returns
+    -------
+    torch.Tensor of shape (batch, n_classes)
+    """
+    if _check_activation(activation) == "sigmoid":
+        probs = torch.sigmoid(frame_logits)
+    else:
+        probs = torch.softmax(frame_logits, dim=-1)
+    return probs.mean(dim=1)
+
+
+class _FramePooledTagger(nn.Module):
+    """Shared forward: frame logits -> activation -> mean over frames."""
+
+    def frame_logits(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def frame_probabilities(self, x):
+        """Frame probabilities ``(batch, n_frames, n_classes)``."""
+        logits = self.frame_logits(x)
+        if self.activation == "sigmoid":
+            return torch.sigmoid(logits)
+        return torch.softmax(logits, dim=-1)
+
+    def forward(self, x):
+        """Clip probabilities ``(batch, n_classes)``."""
+        return clip_pooling(self.frame_logits(x), self.activation)
+
+
+class BiGRUTagger(_FramePooledTagger):
+    """Bidirectional GRU + dense layer with one output per class.
+
+    The paper's classifier on embedding sequences: 2 BiGRU layers of 64 cells, then a
+    dense layer applied to every frame.
+
+    Parameters
+    ----------
+    n_features : int
+        Values per frame (embedding dimension or mel bands).
+    n_classes : int
+        Number of outputs.
+    hidden_size : int, default=64
+        GRU cells per direction.
+    num_layers : int, default=2
+        Stacked BiGRU layers.
+    dropout : float, default=0.0
+        Dropout between GRU layers and before the dense layer.
+    activation : {"sigmoid", "softmax"}, default="sigmoid"
+        Frame activation used by :meth:`forward`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktriplet.nn import BiGRUTagger
+    >>> net = BiGRUTagger(n_features=8, n_classes=3, hidden_size=4)
+    >>> net(torch.zeros(2, 5, 8)).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_classes,
+        hidden_size=64,
+        num_layers=2,
+        dropout=0.0,
+        activation="sigmoid",
+    ):
+        super().__init__()
+        self.activation = _check_activation(activation)
+        self.gru = nn.GRU(
+            int(n_features),
+            int(hidden_size),
+            num_layers=int(num_layers),
+            batch_first=True,
+            bidirectional=True,
+            dropout=float(dropout) if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(float(dropout))
+        self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
+
+    def frame_logits(self, x):
+        """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, F)``."""
+        h, _ = self.gru(x)
+        return self.dense(self.dropout(h))
+
+
+class CRNN(_FramePooledTagger):
+    """Convolutional recurrent network on log-mel spectrograms (the paper's baseline).
+
+    ``n_conv`` blocks of (3x3 convolution with ``n_filters`` channels, batch norm,
+    ReLU, max pooling of ``pool_freq`` along frequency only, so the frame rate is
+    kept), then a BiGRU and a dense layer on every frame. Pooling never shrinks the
+    frequency axis below one bin, so small inputs work too.
+
+    Parameters
+    ----------
+    n_mels : int
+        Mel bands (values per frame).
+    n_classes : int
+        Number of outputs.
+    n_filters : int, default=64
+        Channels of each convolution.
+    n_conv : int, default=3
+        Convolution blocks.
+    pool_freq : int, default=4
+        Max-pooling factor along frequency after each block.
+    hidden_size : int, default=64
+        GRU cells per direction.
+    num_layers : int, default=1
+        Stacked BiGRU layers.
+    dropout : float, default=0.0
+        Dropout after each convolution block and before the dense layer.
+    activation : {"sigmoid", "softmax"}, default="sigmoid"
+        Frame activation used by :meth:`forward`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktriplet.nn import CRNN
+    >>> net = CRNN(n_mels=64, n_classes=10, n_filters=4, hidden_size=4)
+    >>> net(torch.zeros(2, 20, 64)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        n_mels,
+        n_classes,
+        n_filters=64,
+        n_conv=3,
+        pool_freq=4,
+        hidden_size=64,
+        num_layers=1,
+        dropout=0.0,
+        activation="sigmoid",
+    ):
+        super().__init__()
+        self.activation = _check_activation(activation)
+        blocks = []
+        in_ch, width = 1, int(n_mels)
+        for _ in range(int(n_conv)):
+            k = max(1, min(int(pool_freq), width))
+            blocks += [
+                nn.Conv2d(in_ch, int(n_filters), kernel_size=3, padding=1),
+                nn.BatchNorm2d(int(n_filters)),
+                nn.ReLU(),
+                nn.MaxPool2d(kernel_size=(1, k)),
+                nn.Dropout(float(dropout)),
+            ]
+            in_ch, width = int(n_filters), width // k
+        self.cnn = nn.Sequential(*blocks)
+        self.gru = nn.GRU(
+            in_ch * width,
+            int(hidden_size),
+            num_layers=int(num_layers),
+            batch_first=True,
+            bidirectional=True,
+            dropout=float(dropout) if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(float(dropout))
+        self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
+
+    def frame_logits(self, x):
+        """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, M)``."""
+        h = self.cnn(x.unsqueeze(1))  # (B, C, T, W)
+        b, c, t, w = h.shape
+        h = h.permute(0, 2, 1, 3).reshape(b, t, c * w)
+        h, _ = self.gru(h)
+        return self.dense(self.dropout(h))
