@@ -1,5 +1,6 @@
 """sktriplet: semi-supervised triplet-loss audio embeddings, scikit-learn compatible."""
 
 from ._version import __version__
+from .features import LogMelExtractor, segment
 
-__all__ = ["__version__"]
+__all__ = ["LogMelExtractor", "__version__", "segment"]

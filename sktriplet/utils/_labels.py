@@ -1,4 +1,4 @@
-"""Semi-supervised targets: multi-label indicator rows or 1-D classes, ``-1`` = unlabelled.
+"""Semi-supervised targets: multi-label indicators or 1-D classes, -1 = unlabelled.
 
 Conventions used everywhere in sktriplet:
 
@@ -93,7 +93,7 @@ def check_semi_supervised_y(y, n_samples: int | None = None, *, name: str = "y")
 
 
 def labeled_mask(Y) -> np.ndarray:
-    """Boolean mask of the labelled rows of an indicator matrix (rows not all ``-1``)."""
+    """Boolean mask of the labelled rows of an indicator (rows not all ``-1``)."""
     Y = np.asarray(Y)
     if Y.ndim == 1:
         return Y != UNLABELED

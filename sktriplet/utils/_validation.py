@@ -22,7 +22,7 @@ def check_clip_array(
 
     Parameters
     ----------
-    X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_frames * n_features)
+    X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_values)
         Clip features. A 2-D array is reshaped with ``n_features`` values per frame
         (``n_features=None`` means one value per frame).
     n_features : int, default=None
@@ -43,9 +43,7 @@ def check_clip_array(
             f"{name} must be a rectangular array of clip features: {exc}"
         ) from None
     if X.dtype.kind not in "iufb":
-        raise ValueError(
-            f"{name} must be numeric clip features; got dtype {X.dtype}."
-        )
+        raise ValueError(f"{name} must be numeric clip features; got dtype {X.dtype}.")
     if X.ndim == 2:
         per_frame = 1 if n_features is None else int(n_features)
         if X.shape[1] % per_frame:

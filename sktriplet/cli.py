@@ -1,0 +1,174 @@
+"""The ``sktriplet`` command line: data synthesis, feature caching, experiments."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _add_synth(sub):
+    p = sub.add_parser(
+        "synth",
+        help="write the embedded synthetic soundscapes in the DCASE 2018 Task 4 layout",
+        description="Synthesise domestic soundscapes laid out like DCASE 2018 Task 4.",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--n-labeled", type=int, default=60, help="weakly labelled clips")
+    p.add_argument("--n-unlabeled", type=int, default=540, help="unlabelled clips")
+    p.add_argument(
+        "--n-test", type=int, default=60, help="strongly labelled test clips"
+    )
+    p.add_argument(
+        "--n-eval", type=int, default=100, help="strongly labelled eval clips"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--n-jobs", type=int, default=None, help="worker processes")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.set_defaults(func=_run_synth)
+
+
+def _run_synth(args) -> int:
+    from .datasets import load_dcase2018_task4, make_domestic_soundscapes
+
+    start = time.perf_counter()
+    root = make_domestic_soundscapes(
+        args.out,
+        n_labeled=args.n_labeled,
+        n_unlabeled=args.n_unlabeled,
+        n_test=args.n_test,
+        n_eval=args.n_eval,
+        overwrite=args.overwrite,
+        n_jobs=args.n_jobs,
+        verbose=1,
+        random_state=args.seed,
+    )
+    data = load_dcase2018_task4(root)
+    print(
+        f"wrote {len(data.filenames)} clips to {root} in "
+        f"{time.perf_counter() - start:.1f} s"
+    )
+    _print_summary(data)
+    return 0
+
+
+def _print_summary(data, X=None) -> None:
+    subsets, counts = np.unique(data.subset, return_counts=True)
+    print("clips per subset: " + ", ".join(f"{s} {c}" for s, c in zip(subsets, counts)))
+    labeled = data.y[(data.y >= 0).all(axis=1)]
+    width = max(len(c) for c in data.classes)
+    print(f"{'class':<{width}}  labelled clips")
+    for name, n in zip(data.classes, labeled.sum(axis=0)):
+        print(f"{name:<{width}}  {int(n)}")
+    if X is not None:
+        print(
+            f"features: {X.shape} {X.dtype}, {X.nbytes / 2**20:.1f} MiB, "
+            f"range [{X.min():.1f}, {X.max():.1f}] dB"
+        )
+
+
+def _add_features(sub):
+    p = sub.add_parser(
+        "features",
+        help="extract and cache log-mel features of a DCASE 2018 Task 4 root",
+        description="Extract log-mel features (the paper's settings) of every clip of "
+        "a DCASE 2018 Task 4 root and save them with the labels to an .npz file.",
+    )
+    p.add_argument("root", type=Path, help="DCASE 2018 Task 4 root (holding dataset/)")
+    p.add_argument("--out", required=True, type=Path, help="output .npz file")
+    p.add_argument(
+        "--subsets",
+        nargs="+",
+        default=["weak", "unlabel_in_domain", "test", "eval"],
+        help="subsets to extract (default: weak unlabel_in_domain test eval)",
+    )
+    p.add_argument("--n-jobs", type=int, default=2, help="threads (default 2)")
+    p.add_argument(
+        "--on-missing",
+        choices=["raise", "skip"],
+        default="raise",
+        help="missing audio files: fail (default) or skip with a warning",
+    )
+    p.set_defaults(func=_run_features)
+
+
+def _run_features(args) -> int:
+    from .datasets import load_dcase2018_task4
+    from .features import LogMelExtractor
+
+    start = time.perf_counter()
+    data = load_dcase2018_task4(args.root, args.subsets, on_missing=args.on_missing)
+    X = LogMelExtractor(n_jobs=args.n_jobs, verbose=1).fit_transform(
+        list(data.filenames)
+    )
+    save_features(args.out, X=X, data=data)
+    elapsed = time.perf_counter() - start
+    print(
+        f"extracted {len(X)} clips in {elapsed:.1f} s "
+        f"({len(X) / elapsed:.1f} clips/s) -> {args.out}"
+    )
+    _print_summary(data, X)
+    return 0
+
+
+def save_features(path, *, X, data) -> None:
+    """Write features and labels to ``path`` (.npz) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}.npz")
+    try:
+        np.savez(
+            tmp,
+            X=X,
+            y=data.y,
+            classes=np.asarray(data.classes, dtype=str),
+            filenames=np.asarray(data.filenames, dtype=str),
+            subset=np.asarray(data.subset, dtype=str),
+        )
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="sktriplet",
+        description="Semi-supervised triplet-loss audio embeddings and sound tagging.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"sktriplet {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    data = sub.add_parser("data", help="data set tools", description="Data set tools.")
+    data_sub = data.add_subparsers(dest="data_command", metavar="COMMAND")
+    _add_synth(data_sub)
+    _add_features(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``sktriplet`` command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"sktriplet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sktriplet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

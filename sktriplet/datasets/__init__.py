@@ -1,0 +1,15 @@
+"""Data sets: the DCASE 2018 Task 4 loader and the embedded synthetic soundscapes."""
+
+from ._dcase import (
+    DCASE2018_CLASSES,
+    DatasetLayoutError,
+    load_dcase2018_task4,
+)
+from ._synth import make_domestic_soundscapes
+
+__all__ = [
+    "DCASE2018_CLASSES",
+    "DatasetLayoutError",
+    "load_dcase2018_task4",
+    "make_domestic_soundscapes",
+]
