@@ -1,0 +1,339 @@
+"""Shared engine of the clip taggers: validation, skorch training, batched inference.
+
+A tagger is a scikit-learn classifier around a torch module that maps clips
+``(batch, n_frames, n_features)`` to clip probabilities (mean over frames of the frame
+probabilities, see :mod:`sktriplet.nn`). Training runs through a
+:class:`skorch.NeuralNet` built in ``fit``; the trained module is kept on the CPU in
+``module_`` so that pickles load anywhere, and inference runs in plain batched torch
+on the device chosen when predicting.
+
+Targets follow sktriplet's semi-supervised convention: a multi-label indicator with
+all ``-1`` rows for unlabelled clips, or a 1-D class vector with ``-1``. Unlabelled
+rows are dropped (they are there for an embedder earlier in a ``Pipeline``).
+
+* 2-D ``y`` (multi-label): sigmoid frame outputs, binary cross-entropy on the clip
+  probabilities, ``predict`` thresholds them (``proba > threshold``, per class).
+* 1-D ``y`` (one class per clip): softmax frame outputs, so the clip probabilities
+  (mean of the frame softmaxes) sum to one; cross-entropy; ``predict`` is the class
+  of largest probability and ``threshold`` is not used.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from abc import abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+from skorch import NeuralNet
+from torch import nn
+
+from ..utils._labels import check_semi_supervised_y, labeled_mask
+from ..utils._sklearn_compat import Interval, StrOptions, validate_data
+from ..utils._validation import check_clip_array
+
+_EPS = 1e-7
+
+
+def resolve_device(device):
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; validate others."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
+        ) from None
+    return device
+
+
+class ClipLoss(nn.Module):
+    """Loss on clip probabilities: weighted BCE (sigmoid) or cross-entropy (softmax).
+
+    Parameters
+    ----------
+    activation : {"sigmoid", "softmax"}
+        How the clip probabilities were produced.
+    weight : torch.Tensor of shape (n_classes,), default=None
+        ``pos_weight`` of each class for BCE, class weight for cross-entropy.
+    """
+
+    def __init__(self, activation="sigmoid", weight=None):
+        super().__init__()
+        self.activation = activation
+        self.register_buffer("weight", None if weight is None else weight.float())
+
+    def forward(self, proba, target):
+        proba = proba.clamp(_EPS, 1 - _EPS)
+        if self.activation == "softmax":
+            return nn.functional.nll_loss(torch.log(proba), target, weight=self.weight)
+        pos = target * torch.log(proba)
+        if self.weight is not None:
+            pos = pos * self.weight
+        return -(pos + (1 - target) * torch.log1p(-proba)).mean()
+
+
+class BaseTagger(ClassifierMixin, BaseEstimator):
+    """Base class of the taggers (template method: subclasses build the module)."""
+
+    _parameter_constraints: dict = {
+        "n_features": [Interval(Integral, 1, None, closed="left"), None],
+        "threshold": [Interval(Real, 0, 1, closed="neither"), "array-like"],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "device": [str],
+        "callbacks": [list, None],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    @abstractmethod
+    def _module_params(self, n_features, n_classes, activation):
+        """Return ``(module_class, kwargs)`` of the network to train."""
+
+    # ------------------------------------------------------------------ input
+    def _validate_X(self, X, reset):
+        if hasattr(X, "shape"):
+            ndim = len(X.shape)
+        else:
+            X = np.asarray(X)
+            ndim = X.ndim
+        if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
+            if reset or getattr(self, "_fit_2d", False):
+                X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            else:
+                X = check_array(X, dtype=[np.float32, np.float64])
+            if reset:
+                self._fit_2d = True
+        elif reset:
+            self._fit_2d = False
+            for attr in ("feature_names_in_",):
+                if hasattr(self, attr):
+                    delattr(self, attr)
+        X3 = check_clip_array(X, n_features=self.n_features)
+        if reset:
+            if not self._fit_2d:
+                self.n_features_in_ = X3.shape[2]
+            self.n_frame_features_ = X3.shape[2]
+        elif X3.shape[2] != self.n_frame_features_:
+            raise ValueError(
+                f"X has {X3.shape[2]} features per frame, but "
+                f"{type(self).__name__} is expecting {self.n_frame_features_} "
+                "features per frame (the embedding size seen in fit)."
+            )
+        return X3
+
+    def _checked_threshold(self, n_classes=None):
+        thr = np.asarray(self.threshold, dtype=float)
+        if thr.ndim > 1 or (
+            thr.ndim == 1 and n_classes is not None and thr.shape[0] != n_classes
+        ):
+            raise ValueError(
+                f"threshold must be a scalar or an array of one value per class "
+                f"({n_classes}); got shape {thr.shape}."
+            )
+        if not np.all((thr > 0) & (thr < 1)):
+            raise ValueError(
+                f"threshold values must lie in the open interval (0, 1); got {thr}."
+            )
+        return thr
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X, y):
+        """Fit the tagger on the labelled clips of ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+            Clip features (embeddings or log-mel); 2-D input is reshaped with
+            ``n_features`` values per frame.
+        y : array-like of shape (n_clips, n_classes) or (n_clips,)
+            Multi-label indicator with all ``-1`` rows for unlabelled clips, or a
+            1-D class vector with ``-1`` for unlabelled clips. Unlabelled rows are
+            ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted tagger.
+        """
+        self._validate_params()
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y "
+                "is None."
+            )
+        X3 = self._validate_X(X, reset=True)
+        Y, classes, is_1d = check_semi_supervised_y(y, X3.shape[0])
+        mask = labeled_mask(Y)
+        if not mask.any():
+            raise ValueError(
+                "y has no labelled row (every row is -1); a tagger needs labelled "
+                "clips to learn from."
+            )
+        if is_1d:
+            check_classification_targets(np.asarray(y)[mask])
+        elif Y.shape[1] == 0:
+            raise ValueError("y has no class column.")
+        Y, X3 = Y[mask], X3[mask]
+        n_classes = Y.shape[1]
+        never = np.flatnonzero(Y.sum(axis=0) == 0)
+        if len(never):
+            warnings.warn(
+                f"Class(es) {classes[never].tolist()} are never positive among the "
+                "labelled rows of y; the tagger cannot learn them and their F1 is "
+                "undefined.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self._checked_threshold(None if is_1d else n_classes)
+        activation = "softmax" if is_1d else "sigmoid"
+        weight = None
+        if self.class_weight == "balanced":
+            pos = Y.sum(axis=0).astype(np.float64)
+            if is_1d:
+                w = len(Y) / (n_classes * np.maximum(pos, 1))
+            else:
+                w = (len(Y) - pos) / np.maximum(pos, 1)
+                w[pos == 0] = 1.0
+            weight = torch.as_tensor(w, dtype=torch.float32)
+        elif isinstance(self.class_weight, dict):
+            w = np.ones(n_classes)
+            for key, value in self.class_weight.items():
+                hit = np.flatnonzero(classes == key)
+                if not len(hit):
+                    raise ValueError(
+                        f"class_weight has a weight for {key!r}, which is not a "
+                        f"class of y (classes: {classes.tolist()})."
+                    )
+                w[hit[0]] = value
+            if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+                raise ValueError("class_weight values must be finite and >= 0.")
+            weight = torch.as_tensor(w, dtype=torch.float32)
+        target = Y.argmax(axis=1).astype(np.int64) if is_1d else Y.astype(np.float32)
+
+        device = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        module, module_kwargs = self._module_params(X3.shape[2], n_classes, activation)
+        net = NeuralNet(
+            module=module,
+            **{f"module__{k}": v for k, v in module_kwargs.items()},
+            criterion=ClipLoss,
+            criterion__activation=activation,
+            criterion__weight=weight,
+            optimizer=torch.optim.Adam,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=None,
+            iterator_train__shuffle=True,
+            iterator_train__generator=torch.Generator().manual_seed(seed),
+            callbacks=copy.deepcopy(self.callbacks),
+            verbose=self.verbose,
+            device=device,
+        )
+        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(seed)
+            net.fit(X3, target)
+        self.module_ = net.module_.to("cpu").eval()
+        self.history_ = net.history
+        self.classes_ = classes
+        self.multilabel_ = not is_1d
+        return self
+
+    # -------------------------------------------------------------- inference
+    def _clip_proba(self, X):
+        check_is_fitted(self, "module_")
+        X3 = self._validate_X(X, reset=False)
+        device = resolve_device(self.device)
+        module = self.module_
+        if device != "cpu":
+            module = copy.deepcopy(module).to(device)
+        module.eval()
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(X3), max(self.batch_size, 256)):
+                batch = torch.from_numpy(X3[start : start + max(self.batch_size, 256)])
+                out.append(module(batch.to(device)).cpu().numpy())
+        proba = np.concatenate(out).astype(np.float64)
+        if not self.multilabel_:
+            proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict_proba(self, X):
+        """Clip probabilities of every class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+            Clip features.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_clips, n_classes)
+            Mean over frames of the frame probabilities (sigmoid for a multi-label
+            fit, softmax - rows summing to one - for a 1-D fit).
+        """
+        return self._clip_proba(X)
+
+    def decision_function(self, X):
+        """Clip logits.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+            Clip features.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_clips, n_classes) or (n_clips,)
+            Multi-label fit: ``logit(predict_proba(X))`` (positive where the
+            probability exceeds one half). 1-D fit: ``log(predict_proba(X))``,
+            or for two classes the log-odds of the second class, shape
+            ``(n_clips,)``.
+        """
+        proba = np.clip(self._clip_proba(X), 1e-12, 1 - 1e-12)
+        if self.multilabel_:
+            return np.log(proba) - np.log1p(-proba)
+        log_proba = np.log(proba)
+        if log_proba.shape[1] == 2:
+            return log_proba[:, 1] - log_proba[:, 0]
+        return log_proba
+
+    def predict(self, X):
+        """Predict tags.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+            Clip features.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_clips, n_classes) or (n_clips,)
+            Multi-label fit: 0/1 indicator ``predict_proba(X) > threshold``.
+            1-D fit: the class of largest probability.
+        """
+        proba = self._clip_proba(X)
+        if self.multilabel_:
+            thr = self._checked_threshold(len(self.classes_))
+            return (proba > thr).astype(np.int64)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.target_tags.multi_output = True
+        tags.non_deterministic = self.random_state is None
+        return tags

@@ -1,0 +1,143 @@
+"""The paper's classifier on embedding (or log-mel) sequences."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+from ..nn import BiGRUTagger
+from ..utils._sklearn_compat import Interval
+from ._base import BaseTagger
+
+__all__ = ["SequenceTagger"]
+
+
+class SequenceTagger(BaseTagger):
+    """Clip tagger: BiGRU over frame features, dense layer, mean over frames.
+
+    The classifier of Turpault et al. (ICASSP 2019) applied to sequences of frame
+    embeddings (e.g. the output of :class:`sktriplet.embedding.TripletEmbedder`): a
+    2-layer bidirectional GRU of 64 cells, a dense layer with one output per class on
+    every frame, and the clip prediction is the mean over frames of the frame
+    probabilities, trained with binary cross-entropy. Applied to log-mel frames it is
+    the paper's "classifier on log-mel" reference.
+
+    Parameters
+    ----------
+    hidden_size : int, default=64
+        GRU cells per direction.
+    num_layers : int, default=2
+        Stacked BiGRU layers.
+    dropout : float, default=0.0
+        Dropout between GRU layers and before the dense layer.
+    n_features : int, default=None
+        Values per frame when ``X`` is passed flattened as 2-D
+        ``(n_clips, n_frames * n_features)`` (frames are the slow axis); ``None``
+        means one value per frame. Ignored for 3-D ``X``.
+    threshold : float or array-like of shape (n_classes,), default=0.5
+        Decision threshold on the clip probabilities, one for all classes or one per
+        class, in the open interval (0, 1). Only used after a multi-label fit.
+    class_weight : {"balanced"} or None, default=None
+        ``"balanced"``: for multi-label ``y`` each class's positive term of the BCE
+        is weighted by ``n_negative / n_positive`` (``pos_weight``); for 1-D ``y``
+        the cross-entropy weights are ``n_samples / (n_classes * n_class)``.
+    max_epochs : int, default=30
+        Training epochs.
+    batch_size : int, default=32
+        Clips per training batch.
+    lr : float, default=1e-3
+        Adam learning rate.
+    device : str, default="auto"
+        Torch device for training and inference; ``"auto"`` picks ``"cuda"`` when
+        available. A tagger fitted on a GPU predicts on the CPU after
+        ``set_params(device="cpu")`` or after unpickling on a machine without one.
+    callbacks : list of skorch callbacks, default=None
+        Extra :mod:`skorch.callbacks` for training (copied at each fit).
+    verbose : int, default=0
+        Print the skorch training log when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, dropout and batch shuffling; training is
+        reproducible on the CPU for a fixed value.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Column indices for a multi-label ``y``, sorted class labels for a 1-D ``y``.
+    multilabel_ : bool
+        Whether ``y`` was a multi-label indicator (sigmoid outputs) rather than a
+        1-D class vector (softmax outputs).
+    module_ : sktriplet.nn.BiGRUTagger
+        Trained network, on the CPU.
+    history_ : skorch.history.History
+        Training log (``train_loss`` per epoch).
+    n_features_in_ : int
+        Columns of a 2-D ``X``, or values per frame of a 3-D ``X``, seen in fit.
+    n_frame_features_ : int
+        Values per frame (embedding size) seen in fit; ``predict`` requires the same.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X``, when it had string column names.
+
+    See Also
+    --------
+    CRNNTagger : The convolutional-recurrent baseline trained on log-mel.
+    sktriplet.metrics.macro_f1_scorer : The paper's measure as a scorer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktriplet.tagging import SequenceTagger
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.randn(40, 10, 8).astype("float32")
+    >>> y = (X.mean(axis=(1, 2))[:, None] > [0.0, 0.1]).astype(int)
+    >>> y[::4] = -1  # unlabelled clips are skipped
+    >>> clf = SequenceTagger(hidden_size=8, max_epochs=2, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3]).shape, clf.predict_proba(X[:3]).shape
+    ((3, 2), (3, 2))
+    """
+
+    _parameter_constraints: dict = {
+        **BaseTagger._parameter_constraints,
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "num_layers": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(
+        self,
+        hidden_size=64,
+        num_layers=2,
+        dropout=0.0,
+        *,
+        n_features=None,
+        threshold=0.5,
+        class_weight=None,
+        max_epochs=30,
+        batch_size=32,
+        lr=1e-3,
+        device="auto",
+        callbacks=None,
+        verbose=0,
+        random_state=None,
+    ):
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.n_features = n_features
+        self.threshold = threshold
+        self.class_weight = class_weight
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.device = device
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _module_params(self, n_features, n_classes, activation):
+        return BiGRUTagger, {
+            "n_features": n_features,
+            "n_classes": n_classes,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+            "activation": activation,
+        }
