@@ -54,6 +54,39 @@ def resolve_device(device):
     return device
 
 
+def compute_class_weight_vector(class_weight, Y, classes, is_1d):
+    """Per-class loss weights, or ``None``.
+
+    Multi-label ``Y`` (labelled rows only): the BCE ``pos_weight``;
+    ``"balanced"`` gives ``n_negative / n_positive`` per class (1 for a class with no
+    positive). 1-D targets: cross-entropy class weights; ``"balanced"`` gives
+    ``n_samples / (n_classes * n_class)``. A dict maps a class label (column index
+    for multi-label) to its weight; classes not named keep weight 1.
+    """
+    if class_weight is None:
+        return None
+    n_rows, n_classes = Y.shape
+    pos = Y.sum(axis=0).astype(np.float64)
+    if isinstance(class_weight, str):  # "balanced"
+        if is_1d:
+            return n_rows / (n_classes * np.maximum(pos, 1))
+        w = (n_rows - pos) / np.maximum(pos, 1)
+        w[pos == 0] = 1.0
+        return w
+    w = np.ones(n_classes)
+    for key, value in class_weight.items():
+        hit = np.flatnonzero(classes == key)
+        if not len(hit):
+            raise ValueError(
+                f"class_weight has a weight for {key!r}, which is not a class of y "
+                f"(classes: {classes.tolist()})."
+            )
+        w[hit[0]] = value
+    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+        raise ValueError("class_weight values must be finite and >= 0.")
+    return w
+
+
 class ClipLoss(nn.Module):
     """Loss on clip probabilities: weighted BCE (sigmoid) or cross-entropy (softmax).
 
@@ -197,28 +230,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             )
         self._checked_threshold(None if is_1d else n_classes)
         activation = "softmax" if is_1d else "sigmoid"
-        weight = None
-        if self.class_weight == "balanced":
-            pos = Y.sum(axis=0).astype(np.float64)
-            if is_1d:
-                w = len(Y) / (n_classes * np.maximum(pos, 1))
-            else:
-                w = (len(Y) - pos) / np.maximum(pos, 1)
-                w[pos == 0] = 1.0
-            weight = torch.as_tensor(w, dtype=torch.float32)
-        elif isinstance(self.class_weight, dict):
-            w = np.ones(n_classes)
-            for key, value in self.class_weight.items():
-                hit = np.flatnonzero(classes == key)
-                if not len(hit):
-                    raise ValueError(
-                        f"class_weight has a weight for {key!r}, which is not a "
-                        f"class of y (classes: {classes.tolist()})."
-                    )
-                w[hit[0]] = value
-            if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
-                raise ValueError("class_weight values must be finite and >= 0.")
-            weight = torch.as_tensor(w, dtype=torch.float32)
+        w = compute_class_weight_vector(self.class_weight, Y, classes, is_1d)
+        weight = None if w is None else torch.as_tensor(w, dtype=torch.float32)
         target = Y.argmax(axis=1).astype(np.int64) if is_1d else Y.astype(np.float32)
 
         device = resolve_device(self.device)

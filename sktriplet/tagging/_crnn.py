@@ -40,7 +40,7 @@ class CRNNTagger(BaseTagger):
         Ignored for 3-D ``X``.
     threshold : float or array-like of shape (n_classes,), default=0.5
         Decision threshold on the clip probabilities (multi-label fit only).
-    class_weight : {"balanced"} or None, default=None
+    class_weight : {"balanced"}, dict or None, default=None
         See :class:`SequenceTagger`.
     max_epochs : int, default=30
         Training epochs.

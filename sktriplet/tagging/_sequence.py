@@ -36,10 +36,12 @@ class SequenceTagger(BaseTagger):
     threshold : float or array-like of shape (n_classes,), default=0.5
         Decision threshold on the clip probabilities, one for all classes or one per
         class, in the open interval (0, 1). Only used after a multi-label fit.
-    class_weight : {"balanced"} or None, default=None
+    class_weight : {"balanced"}, dict or None, default=None
         ``"balanced"``: for multi-label ``y`` each class's positive term of the BCE
-        is weighted by ``n_negative / n_positive`` (``pos_weight``); for 1-D ``y``
-        the cross-entropy weights are ``n_samples / (n_classes * n_class)``.
+        is weighted by ``n_negative / n_positive`` (``pos_weight``, counted on the
+        labelled rows); for 1-D ``y`` the cross-entropy weights are
+        ``n_samples / (n_classes * n_class)``. A dict maps a class (column index for
+        multi-label ``y``) to its weight; other classes keep 1.
     max_epochs : int, default=30
         Training epochs.
     batch_size : int, default=32
