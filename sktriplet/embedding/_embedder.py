@@ -1,0 +1,549 @@
+"""TripletEmbedder: scikit-learn transformer learning audio embeddings with triplets."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import ProgressBar
+
+from ..features import segment
+from ..nn import ConvEmbedding
+from ..sampling import STRATEGIES, TripletSampler, get_sampler
+from ..utils._labels import check_semi_supervised_y, labeled_mask
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._validation import check_clip_array
+from ._batch import SegmentTable
+from ._net import TripletNet, split_valid
+
+#: Prefixes of the routed keyword parameters (``module__n_filters=32`` ...).
+PREFIXES = ("module__", "optimizer__", "callbacks__", "sampler__")
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; check CUDA requests."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got {device!r}."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={device!r} but CUDA is not available on this machine; use "
+            "device='cpu' or device='auto'."
+        )
+    return str(dev)
+
+
+def resolve_amp(amp, device: str):
+    """Autocast dtype for ``amp`` on ``device`` (None = full precision)."""
+    if amp is False or amp is None:
+        return None
+    on_cuda = torch.device(device).type == "cuda"
+    if amp is True:
+        if not on_cuda or torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float16
+    if amp == "fp16" and not on_cuda:
+        raise ValueError(
+            "amp='fp16' needs a CUDA device; on CPU use amp=True or amp='bf16'."
+        )
+    return _AMP_DTYPES[amp]
+
+
+class TripletEmbedder(TransformerMixin, BaseEstimator):
+    """Audio embedding learnt with a (semi-)supervised triplet loss.
+
+    The paper's CNN (:class:`~sktriplet.nn.ConvEmbedding`) is trained on 0.96 s
+    log-mel segments with triplets drawn by a strategy of :mod:`sktriplet.sampling`
+    (Turpault, Serizel & Vincent, ICASSP 2019). Training runs in a skorch
+    ``NeuralNet`` (``net_``): fresh triplets every epoch; each batch embeds its
+    distinct segments once and mines the missing negatives semi-hard among its own
+    embeddings. Inputs are standardized per mel band with statistics learnt in
+    ``fit``.
+
+    Parameters
+    ----------
+    strategy : {"s1", "s2", "s3", "s4", "s5"} or TripletSampler, default="s2"
+        Triplet strategy (see :func:`sktriplet.sampling.get_sampler`) or a sampler
+        object. ``sampler__<param>`` keyword arguments are passed to it.
+    n_triplets : int, default=2048
+        Triplets drawn per epoch.
+    labeled_ratio : float in [0, 1] or None, default=None
+        Share of triplets with a labelled anchor; None = the strategy's natural share.
+    margin : float, default=1.0
+        Margin of the triplet loss.
+    segment_frames : int, default=96
+        Frames per training segment (96 frames of 10 ms = 0.96 s).
+    n_mels : int, default=64
+        Mel bands per frame, used only to reshape a 2-D (flattened) ``X``.
+    max_epochs : int, default=10
+        Epochs per call to ``fit`` / ``partial_fit``.
+    batch_size : int, default=64
+        Triplets per batch.
+    lr : float, default=1e-3
+        Learning rate.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+        ``optimizer__<param>`` keyword arguments are passed to it.
+    amp : bool or {"bf16", "fp16"}, default=False
+        Automatic mixed precision. ``True`` = bfloat16 on CPU (with
+        ``module__channels_last=True`` this is the fast CPU mode on processors with
+        native bfloat16; see ``benchmarks/bench_embedder.py``), bfloat16 or float16
+        on CUDA; float16 uses gradient scaling.
+    device : str, default="auto"
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``...
+    callbacks : list of skorch callbacks or None, default=None
+        Extra skorch callbacks (``EarlyStopping``, ``Checkpoint``...);
+        ``callbacks__<name>__<param>`` keyword arguments reach them.
+    validation_fraction : float in (0, 1) or None, default=None
+        Share of clips held out (with their own fixed triplets) for a validation
+        triplet loss ``valid_loss`` in ``history_`` (needed by ``EarlyStopping``).
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the current weights instead of restarting.
+    verbose : int, default=0
+        Per-epoch log table and progress bar when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the triplets and dropout (identical embeddings on CPU for
+        an int).
+    **kwargs
+        ``module__<param>`` for :class:`~sktriplet.nn.ConvEmbedding` (``n_filters``,
+        ``n_blocks``, ``pool_freq``, ``dropout``, ``pooling``, ``channels_last``),
+        ``optimizer__<param>``, ``callbacks__<param>``, ``sampler__<param>``.
+
+    Attributes
+    ----------
+    net_ : TripletNet
+        The fitted skorch net; ``net_.module_`` is the embedding module.
+    history_ : skorch.History
+        Per epoch: ``train_loss``, ``train_active`` (share of triplets with a
+        non-zero loss), ``valid_loss`` / ``valid_active`` with a validation split,
+        ``dur``.
+    feature_mean_, feature_std_ : ndarray of shape (n_mels,)
+        Standardization of the input log-mel bands.
+    n_features_in_ : int
+        Mel bands per frame seen in ``fit``.
+    classes_ : ndarray
+        Classes of ``y`` (only when ``y`` was given).
+    embedding_dim_ : int
+        Size of a frame embedding (``transform``).
+    segment_dim_ : int
+        Size of a segment embedding (``transform_segments``).
+    device_ : str
+        Device the net was trained on.
+
+    See Also
+    --------
+    sktriplet.nn.ConvEmbedding : The embedding network.
+    sktriplet.sampling.get_sampler : The triplet strategies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktriplet.embedding import TripletEmbedder
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(6, 40, 16)).astype(np.float32)
+    >>> emb = TripletEmbedder(strategy="s4", n_triplets=16, batch_size=8,
+    ...                       segment_frames=8, max_epochs=1, random_state=0,
+    ...                       module__n_filters=4)
+    >>> emb.fit_transform(X).shape
+    (6, 40, 4)
+    >>> emb.transform_segments(X).shape
+    (30, 32)
+    """
+
+    _parameter_constraints: dict = {
+        "strategy": [StrOptions(set(STRATEGIES)), TripletSampler],
+        "n_triplets": [Interval(Integral, 1, None, closed="left")],
+        "labeled_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "margin": [Interval(Real, 0, None, closed="left")],
+        "segment_frames": [Interval(Integral, 1, None, closed="left")],
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [callable],
+        "amp": ["boolean", StrOptions({"bf16", "fp16"})],
+        "device": [str],
+        "callbacks": [list, None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        strategy="s2",
+        *,
+        n_triplets=2048,
+        labeled_ratio=None,
+        margin=1.0,
+        segment_frames=96,
+        n_mels=64,
+        max_epochs=10,
+        batch_size=64,
+        lr=1e-3,
+        optimizer=torch.optim.Adam,
+        amp=False,
+        device="auto",
+        callbacks=None,
+        validation_fraction=None,
+        warm_start=False,
+        verbose=0,
+        random_state=None,
+        **kwargs,
+    ):
+        self.strategy = strategy
+        self.n_triplets = n_triplets
+        self.labeled_ratio = labeled_ratio
+        self.margin = margin
+        self.segment_frames = segment_frames
+        self.n_mels = n_mels
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.amp = amp
+        self.device = device
+        self.callbacks = callbacks
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+        for key, value in kwargs.items():
+            if not key.startswith(PREFIXES):
+                raise TypeError(
+                    f"TripletEmbedder got an unexpected keyword argument {key!r}; "
+                    f"routed parameters must start with one of {PREFIXES}."
+                )
+            setattr(self, key, value)
+
+    # -- parameters --------------------------------------------------------------
+    def _routed_params(self, prefix=None) -> dict:
+        prefixes = PREFIXES if prefix is None else (prefix,)
+        return {
+            key: value
+            for key, value in vars(self).items()
+            if key.startswith(prefixes) and not key.endswith("_")
+        }
+
+    def get_params(self, deep=True):
+        params = super().get_params(deep=deep)
+        params.update(self._routed_params())
+        return params
+
+    def set_params(self, **params):
+        routed = {k: v for k, v in params.items() if k.startswith(PREFIXES)}
+        for key, value in routed.items():
+            setattr(self, key, value)
+        rest = {k: v for k, v in params.items() if k not in routed}
+        if rest:
+            super().set_params(**rest)
+        return self
+
+    def _sub_params(self, prefix) -> dict:
+        n = len(prefix)
+        return {k[n:]: v for k, v in self._routed_params(prefix).items()}
+
+    # -- fitting -----------------------------------------------------------------
+    def _check_X(self, X, *, reset):
+        X3 = check_clip_array(X, n_features=self.n_mels, name="X")
+        if not reset and X3.shape[2] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X3.shape[2]} mel bands per frame, but TripletEmbedder was "
+                f"fitted with {self.n_features_in_}; transform needs the same n_mels "
+                "as fit."
+            )
+        return X3, np.asarray(X).ndim == 2
+
+    def _make_sampler(self):
+        if isinstance(self.strategy, str):
+            return get_sampler(self.strategy, **self._sub_params("sampler__"))
+        from sklearn.base import clone
+
+        sampler = clone(self.strategy)
+        params = self._sub_params("sampler__")
+        return sampler.set_params(**params) if params else sampler
+
+    def _check_labels(self, sampler, Y):
+        name = self.strategy if isinstance(self.strategy, str) else "the sampler"
+        has_labels = Y is not None and labeled_mask(Y).any()
+        uses_labels = getattr(sampler, "uses_labels", sampler.requires_labels)
+        if uses_labels and not has_labels:
+            raise ValueError(
+                f"strategy={name!r} uses labels, but y has no labelled row "
+                "(y is None or every row is -1); pass labels or choose an "
+                "unsupervised strategy."
+            )
+
+    def fit(self, X, y=None):
+        """Train the embedding on clips ``X`` (and clip labels ``y``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+            Log-mel features; a 2-D ``X`` is reshaped with ``n_mels`` bands per frame.
+        y : array-like of shape (n_clips, n_classes) or (n_clips,), default=None
+            Multi-label indicator with all ``-1`` rows for unlabelled clips, or a 1-D
+            class vector with ``-1`` for unlabelled clips, or None.
+
+        Returns
+        -------
+        self : object
+        """
+        warm = self.warm_start and hasattr(self, "net_")
+        return self._fit(X, y, reset=not warm)
+
+    def partial_fit(self, X, y=None):
+        """Train ``max_epochs`` more epochs from the current weights.
+
+        Same arguments as :meth:`fit`; the first call fits from scratch.
+        """
+        return self._fit(X, y, reset=not hasattr(self, "net_"))
+
+    def _fit(self, X, y, *, reset):
+        self._validate_params()
+        X3, _ = self._check_X(X, reset=reset)
+        n_clips = X3.shape[0]
+        device = resolve_device(self.device)
+        amp_dtype = resolve_amp(self.amp, device)
+        Y = None
+        if y is not None:
+            Y, classes, _ = check_semi_supervised_y(y, n_clips, name="y")
+        if n_clips < 2:
+            raise ValueError(
+                f"X has {n_clips} sample (clip); triplet training needs at least 2 "
+                "clips (negatives come from other clips)."
+            )
+        if X3.shape[1] < self.segment_frames:
+            raise ValueError(
+                f"Clips have {X3.shape[1]} frames, fewer than segment_frames="
+                f"{self.segment_frames}: no training segment can be cut."
+            )
+        if reset:
+            self.n_features_in_ = X3.shape[2]
+            mean = X3.mean(axis=(0, 1), dtype=np.float64)
+            std = X3.std(axis=(0, 1), dtype=np.float64)
+            self.feature_mean_ = mean.astype(np.float32)
+            self.feature_std_ = np.maximum(std, 1e-6 * max(std.max(), 1.0)).astype(
+                np.float32
+            )
+        if y is not None:
+            self.classes_ = classes
+        sampler = self._make_sampler()
+        self._check_labels(sampler, Y)
+
+        Xs = self._standardize(X3)
+        segments, clip_index, start_time = segment(Xs, n_frames=self.segment_frames)
+        if len(segments) < self.batch_size:
+            raise ValueError(
+                f"X gives {len(segments)} segments of {self.segment_frames} frames, "
+                f"fewer than one batch (batch_size={self.batch_size}); lower "
+                "batch_size or pass more clips."
+            )
+        seg_labels = (
+            np.full((len(segments), 0), -1, np.int8) if Y is None else Y[clip_index]
+        )
+
+        rs = check_random_state(self.random_state)
+        base_seed = int(rs.randint(np.iinfo(np.int32).max))
+        epochs_done = 0 if reset else len(self.net_.history)
+        rng = np.random.default_rng([base_seed, epochs_done])
+        torch_seed = int(rng.integers(np.iinfo(np.int32).max))
+        on_cuda = torch.device(device).type == "cuda"
+
+        def table(idx, fixed, valid=None):
+            sampler_i = sampler if not fixed else self._make_sampler()
+            sampler_i.fit(
+                segments[idx],
+                seg_labels[idx],
+                clip_index=clip_index[idx],
+                start_time=start_time[idx],
+            )
+            return SegmentTable(
+                segments[idx],
+                clip_index[idx],
+                seg_labels[idx],
+                sampler_i,
+                n_triplets=self.n_triplets,
+                batch_size=self.batch_size,
+                labeled_ratio=self.labeled_ratio,
+                rng=np.random.default_rng(rng.integers(np.iinfo(np.int32).max))
+                if fixed
+                else rng,
+                feature_mean=self.feature_mean_,
+                feature_std=self.feature_std_,
+                fixed=fixed,
+                pin_memory=on_cuda,
+                valid=valid,
+            )
+
+        valid_table = None
+        train_idx = np.arange(len(segments))
+        if self.validation_fraction is not None:
+            n_valid = int(round(self.validation_fraction * n_clips))
+            if not 1 <= n_valid < n_clips - 1:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} holds out "
+                    f"{n_valid} of {n_clips} clips; need at least 1 validation clip "
+                    "and 2 training clips."
+                )
+            valid_clips = rng.permutation(n_clips)[:n_valid]
+            is_valid = np.isin(clip_index, valid_clips)
+            train_idx = np.flatnonzero(~is_valid)
+            try:
+                valid_table = table(np.flatnonzero(is_valid), fixed=True)
+            except ValueError as exc:
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction}: the held-out "
+                    f"clips cannot give triplets: {exc}"
+                ) from exc
+        train_table = table(train_idx, fixed=False, valid=valid_table)
+
+        devices = [torch.device(device)] if on_cuda else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(torch_seed)
+            if reset:
+                self.net_ = self._make_net(device, amp_dtype, valid_table is not None)
+                self.net_.initialize()
+            else:
+                self.net_.set_params(
+                    max_epochs=self.max_epochs,
+                    verbose=self.verbose,
+                    train_split=split_valid if valid_table is not None else None,
+                )
+            self.net_.partial_fit(train_table)
+        self.device_ = device
+        module = self.net_.module_
+        self.embedding_dim_ = int(module.dim)
+        self.segment_dim_ = int(
+            module.dim * (self.segment_frames if module.pooling == "flatten" else 1)
+        )
+        self.history_ = self.net_.history
+        return self
+
+    def _make_net(self, device, amp_dtype, with_valid):
+        callbacks = list(self.callbacks or [])
+        if self.verbose:
+            callbacks.append(("progress_bar", ProgressBar()))
+        module_params = {"n_mels": self.n_features_in_, **self._sub_params("module__")}
+        kwargs = {f"module__{k}": v for k, v in module_params.items()}
+        kwargs.update(
+            {f"optimizer__{k}": v for k, v in self._sub_params("optimizer__").items()}
+        )
+        kwargs.update(
+            {f"callbacks__{k}": v for k, v in self._sub_params("callbacks__").items()}
+        )
+        return TripletNet(
+            ConvEmbedding,
+            criterion__margin=self.margin,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            train_split=split_valid if with_valid else None,
+            callbacks=callbacks,
+            device=device,
+            amp_dtype=amp_dtype,
+            verbose=self.verbose,
+            **kwargs,
+        )
+
+    # -- inference ---------------------------------------------------------------
+    def _standardize(self, X3):
+        return (X3 - self.feature_mean_) / self.feature_std_
+
+    def _run(self, x, pooled):
+        """Module outputs for standardized ``x`` ``(n, frames, mels)``, in chunks."""
+        net = self.net_
+        module = net.module_
+        module.eval()
+        device = torch.device(net.device)
+        chunk = max(256, self.batch_size)
+        out = []
+        with torch.inference_mode(), net.autocast():
+            for start in range(0, len(x), chunk):
+                xb = torch.from_numpy(np.ascontiguousarray(x[start : start + chunk]))
+                xb = xb.to(device, non_blocking=True)
+                e = module.embed_segments(xb) if pooled else module(xb)
+                out.append(e.float().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0,), np.float32)
+
+    def transform(self, X):
+        """Frame embeddings of clips ``X``.
+
+        Clips are cut into ``segment_frames`` segments as in training (a shorter
+        trailing piece is embedded on its own), so every input frame gets a vector.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+            Log-mel features.
+
+        Returns
+        -------
+        E : ndarray of shape (n_clips, n_frames, embedding_dim_)
+            Embedding sequence, float32; flattened to
+            ``(n_clips, n_frames * embedding_dim_)`` when ``X`` was 2-D.
+        """
+        check_is_fitted(self, "net_")
+        X3, flat = self._check_X(X, reset=False)
+        Xs = self._standardize(X3)
+        n, n_frames, n_mels = Xs.shape
+        size = self.segment_frames
+        k, r = divmod(n_frames, size)
+        E = np.empty((n, n_frames, self.embedding_dim_), dtype=np.float32)
+        if k:
+            full = Xs[:, : k * size].reshape(n * k, size, n_mels)
+            E[:, : k * size] = self._run(full, pooled=False).reshape(n, k * size, -1)
+        if r:
+            E[:, k * size :] = self._run(Xs[:, k * size :], pooled=False)
+        return E.reshape(n, -1) if flat else E
+
+    def transform_segments(self, X, *, return_index=False):
+        """One embedding per ``segment_frames`` segment (0.96 s by default).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+            Log-mel features; trailing frames shorter than a segment are dropped.
+        return_index : bool, default=False
+            Also return each segment's clip (row of ``X``) and start time (s).
+
+        Returns
+        -------
+        S : ndarray of shape (n_segments, segment_dim_)
+            Segment embeddings, clip by clip (the vectors the triplet loss compares).
+        clip_index : ndarray of shape (n_segments,)
+            Only with ``return_index=True``.
+        start_time : ndarray of shape (n_segments,)
+            Only with ``return_index=True``.
+        """
+        check_is_fitted(self, "net_")
+        X3, _ = self._check_X(X, reset=False)
+        segments, clip_index, start_time = segment(
+            self._standardize(X3), n_frames=self.segment_frames
+        )
+        S = self._run(segments, pooled=True)
+        return (S, clip_index, start_time) if return_index else S
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "net_" in state:
+            # skorch maps CUDA tensors to the CPU when CUDA is missing.
+            self.device_ = str(self.net_.device)

@@ -1,0 +1,143 @@
+"""The skorch engine of :class:`TripletEmbedder`: a ``NeuralNet`` trained on triplets.
+
+Extends skorch through its hooks only: ``get_iterator`` hands out one epoch of
+triplet batches (fresh triplets every epoch), ``infer`` embeds a batch's distinct
+segments once (under autocast when ``amp`` is set), ``get_loss`` gathers anchors,
+positives and label negatives, mines the missing negatives semi-hard among the batch's
+own embeddings and applies the triplet loss; ``train_step`` adds gradient scaling for
+float16 autocast on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import PassthroughScoring
+
+from ..nn import TripletLoss, triplet_loss
+from ..sampling import semihard_negatives
+from ._batch import SegmentTable
+
+
+def split_valid(dataset, y=None, **fit_params):
+    """skorch ``train_split``: the training table and its held-out table."""
+    return dataset, dataset.valid
+
+
+class TripletNet(NeuralNet):
+    """skorch ``NeuralNet`` training an embedding module with the triplet loss.
+
+    Parameters
+    ----------
+    module : torch.nn.Module class or instance
+        Must provide ``embed_segments(x)`` (one vector per segment).
+    amp_dtype : torch.dtype or None, default=None
+        Autocast dtype (``torch.bfloat16`` or ``torch.float16``); None = full precision.
+    **kwargs
+        Any :class:`skorch.NeuralNet` parameter; ``criterion`` defaults to
+        :class:`~sktriplet.nn.TripletLoss` (``criterion__margin`` is the margin).
+    """
+
+    def __init__(self, module, *args, criterion=TripletLoss, amp_dtype=None, **kwargs):
+        super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.amp_dtype = amp_dtype
+
+    @property
+    def _default_callbacks(self):
+        return super()._default_callbacks[:-1] + [
+            ("train_active", PassthroughScoring(name="train_active", on_train=True)),
+            ("valid_active", PassthroughScoring(name="valid_active")),
+            ("print_log", super()._default_callbacks[-1][1]),
+        ]
+
+    def _device_type(self) -> str:
+        return torch.device(self.device).type
+
+    def autocast(self):
+        """Autocast context for the configured ``amp_dtype`` (no-op if None)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self._device_type(), dtype=self.amp_dtype)
+
+    def get_iterator(self, dataset, training=False):
+        if isinstance(dataset, SegmentTable):
+            return dataset.batches()
+        return super().get_iterator(dataset, training=training)
+
+    def infer(self, x, **fit_params):
+        xb = x.x.to(self.device, non_blocking=True)
+        with self.autocast():
+            return self.module_.embed_segments(xb)
+
+    def get_loss(self, y_pred, y_true=None, X=None, training=False):
+        batch = X
+        emb = y_pred.float()
+        device = emb.device
+        anchor = batch.anchor.to(device, non_blocking=True)
+        positive = batch.positive.to(device, non_blocking=True)
+        negative = batch.negative.to(device, non_blocking=True).clone()
+        mine = negative < 0
+        if bool(mine.any()):
+            rows = torch.nonzero(mine).squeeze(1)
+            neg, _ = semihard_negatives(
+                emb[anchor[rows]],
+                emb[positive[rows]],
+                emb[: batch.n_real],
+                batch.valid.to(device, non_blocking=True)[rows],
+            )
+            negative[rows] = neg
+        keep = negative >= 0
+        if not bool(keep.all()):
+            anchor, positive, negative = anchor[keep], positive[keep], negative[keep]
+        loss, active = triplet_loss(
+            emb[anchor],
+            emb[positive],
+            emb[negative],
+            margin=self.criterion_.margin,
+            reduction=self.criterion_.reduction,
+            return_active=True,
+        )
+        if len(anchor) == 0:
+            loss = emb.sum() * 0.0  # keeps the graph: backward is a no-op
+        if not torch.isfinite(loss):
+            raise RuntimeError(
+                "Training diverged: the triplet loss became "
+                f"{float(loss)} at epoch {len(self.history)}. Lower lr, or turn off "
+                "amp, or check X for extreme values."
+            )
+        prefix = "train" if training else "valid"
+        self.history.record_batch(f"{prefix}_active", float(active))
+        return loss
+
+    def train_step(self, batch, **fit_params):
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        self._zero_grad_optimizer()
+        self._set_training(True)
+        Xi, yi = batch
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        self.notify(
+            "on_grad_computed",
+            named_parameters=list(self.get_all_learnable_params()),
+            batch=batch,
+        )
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def initialize(self):
+        super().initialize()
+        use_scaler = self.amp_dtype == torch.float16 and self._device_type() == "cuda"
+        self._grad_scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        return self
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_grad_scaler", None)
+        return state
