@@ -70,8 +70,8 @@ class SegmentTable(Dataset):
     """Standardized training segments, their clips and label sets, and a sampler.
 
     The skorch dataset of :class:`TripletEmbedder`: an epoch is ``n_triplets``
-    triplets (its ``len``); batches come from :meth:`batches`, which draws fresh triplets from the
-    fitted ``sampler`` every time it is iterated (once per epoch).
+    triplets (its ``len``); batches come from :meth:`batches`, which draws fresh
+    triplets from the fitted ``sampler`` every time it is iterated (once per epoch).
 
     Parameters
     ----------
@@ -192,7 +192,7 @@ def make_batch(
     feature_std=None,
     pin_memory=False,
 ) -> TripletBatch:
-    """Tensors for ``triplets``: each distinct real segment once, then generated ones."""
+    """Tensors of ``triplets``: each distinct real segment once, then generated."""
     t = triplets
     n = len(t)
     index_pos = np.flatnonzero(t.transform == -1)

@@ -290,7 +290,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
             Log-mel features; a 2-D ``X`` is reshaped with ``n_mels`` bands per frame.
         y : array-like of shape (n_clips, n_classes) or (n_clips,), default=None
             Multi-label indicator with all ``-1`` rows for unlabelled clips, or a 1-D
@@ -486,7 +486,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
             Log-mel features.
 
         Returns
@@ -514,7 +514,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_frames * n_mels)
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
             Log-mel features; trailing frames shorter than a segment are dropped.
         return_index : bool, default=False
             Also return each segment's clip (row of ``X``) and start time (s).
