@@ -22,7 +22,7 @@ from sktriplet.sampling import (
 )
 
 SETTINGS = settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
@@ -258,7 +258,7 @@ def test_semihard_negative_rule(seed, b, k, dim, p_valid):
 @pytest.mark.parametrize("exclude", [True, False])
 def test_hnsw_nearest_positive_recall(exclude):
     rng = np.random.default_rng(0)
-    n_clips, per = 300, 5
+    n_clips, per = 200, 5
     centers = rng.normal(size=(60, 200))
     clip = np.repeat(np.arange(n_clips), per)
     X = (centers[rng.integers(0, 60, len(clip))]
