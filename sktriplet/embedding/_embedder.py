@@ -151,7 +151,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     >>> from sktriplet.embedding import TripletEmbedder
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(6, 40, 16)).astype(np.float32)
-    >>> emb = TripletEmbedder(strategy="s4", n_triplets=16, batch_size=8,
+    >>> emb = TripletEmbedder(strategy="s1", n_triplets=16, batch_size=8,
     ...                       segment_frames=8, max_epochs=1, random_state=0,
     ...                       module__n_filters=4)
     >>> emb.fit_transform(X).shape
@@ -266,18 +266,15 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         return X3, np.asarray(X).ndim == 2
 
     def _make_sampler(self):
-        if isinstance(self.strategy, str):
-            return get_sampler(self.strategy, **self._sub_params("sampler__"))
-        from sklearn.base import clone
-
-        sampler = clone(self.strategy)
-        params = self._sub_params("sampler__")
-        return sampler.set_params(**params) if params else sampler
+        return get_sampler(self.strategy, **self._sub_params("sampler__"))
 
     def _check_labels(self, sampler, Y):
         name = self.strategy if isinstance(self.strategy, str) else "the sampler"
         has_labels = Y is not None and labeled_mask(Y).any()
-        uses_labels = getattr(sampler, "uses_labels", sampler.requires_labels)
+        # Supervised and semi-supervised samplers draw labelled anchors.
+        uses_labels = sampler.requires_labels or bool(
+            getattr(sampler, "_labeled_anchors", False)
+        )
         if uses_labels and not has_labels:
             raise ValueError(
                 f"strategy={name!r} uses labels, but y has no labelled row "

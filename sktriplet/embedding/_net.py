@@ -104,7 +104,7 @@ class TripletNet(NeuralNet):
         if not torch.isfinite(loss):
             raise RuntimeError(
                 "Training diverged: the triplet loss became "
-                f"{float(loss)} at epoch {len(self.history)}. Lower lr, or turn off "
+                f"{float(loss.detach())} at epoch {len(self.history)}. Lower lr, or turn off "
                 "amp, or check X for extreme values."
             )
         prefix = "train" if training else "valid"

@@ -1,0 +1,390 @@
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from skorch.callbacks import Callback, EarlyStopping
+
+from sktriplet.embedding import TripletEmbedder, TripletNet, tune_cpu_allocator
+from sktriplet.embedding._batch import make_batch
+from sktriplet.nn import ConvEmbedding
+from sktriplet.sampling import (
+    RuleSampler,
+    SemiHardNegative,
+    TransformPositive,
+    Triplets,
+)
+
+N_MELS = 16
+
+
+@pytest.fixture(autouse=True)
+def _quiet_skips():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*anchors were skipped")
+        yield
+
+
+def make_data(n_clips=8, n_frames=40, n_mels=N_MELS, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(-40, 5, size=(n_clips, n_frames, n_mels)).astype(np.float32)
+    Y = np.zeros((n_clips, 3), dtype=int)
+    Y[np.arange(n_clips), np.arange(n_clips) % 3] = 1
+    for i in range(n_clips):  # class-dependent band
+        X[i, :, 2 + 4 * (i % 3)] += 15
+    Y[n_clips // 2 :] = -1
+    return X, Y
+
+
+def small(**params):
+    defaults = {
+        "strategy": "s2",
+        "n_triplets": 32,
+        "batch_size": 16,
+        "segment_frames": 8,
+        "max_epochs": 2,
+        "random_state": 0,
+        "module__n_filters": 4,
+    }
+    defaults.update(params)
+    return TripletEmbedder(**defaults)
+
+
+@pytest.mark.parametrize("strategy", ["s1", "s2", "s3", "s4", "s5"])
+def test_fit_transform_every_strategy(strategy):
+    X, Y = make_data()
+    est = small(strategy=strategy).fit(X, Y)
+    E = est.transform(X)
+    assert E.shape == (8, 40, 4) and E.dtype == np.float32
+    assert np.isfinite(E).all()
+    assert est.embedding_dim_ == 4 and est.segment_dim_ == 32
+    assert est.n_features_in_ == N_MELS
+    assert len(est.history_) == 2
+    assert {"train_loss", "train_active", "dur"} <= set(est.history_[-1])
+    assert 0 <= est.history_[-1, "train_active"] <= 1
+    np.testing.assert_array_equal(est.classes_, [0, 1, 2])
+
+
+def test_sampler_object_and_sampler_params():
+    X, _ = make_data()
+    sampler = RuleSampler(unlabeled=(TransformPositive(), SemiHardNegative()))
+    est = small(strategy=sampler, sampler__unlabeled__positive__weights=[1, 0, 0, 0])
+    est.fit(X)
+    assert est.transform(X).shape == (8, 40, 4)
+    assert sampler.unlabeled[0].weights is None  # the estimator's sampler is a copy
+
+
+def test_transform_2d_and_uneven_lengths():
+    X, Y = make_data(n_frames=43)
+    est = small(n_mels=N_MELS).fit(X.reshape(len(X), -1), Y)
+    E2 = est.transform(X.reshape(len(X), -1))
+    E3 = est.transform(X)
+    assert E3.shape == (8, 43, 4)
+    np.testing.assert_array_equal(E2, E3.reshape(8, -1))
+    # shorter clips than a segment are embedded whole
+    assert est.transform(X[:, :5]).shape == (8, 5, 4)
+
+
+def test_transform_matches_module_on_segments():
+    X, Y = make_data()
+    est = small(strategy="s1").fit(X)
+    E = est.transform(X[:2])
+    Xs = (X[:2] - est.feature_mean_) / est.feature_std_
+    module = est.net_.module_.eval()
+    with torch.no_grad():
+        ref = module(torch.from_numpy(Xs[:, :8]))
+    np.testing.assert_allclose(E[:, :8], ref.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_transform_segments():
+    X, Y = make_data()
+    est = small(strategy="s1").fit(X)
+    S, clip, start = est.transform_segments(X, return_index=True)
+    assert S.shape == (40, 32)
+    np.testing.assert_array_equal(clip, np.repeat(np.arange(8), 5))
+    np.testing.assert_allclose(start[:5], [0, 0.08, 0.16, 0.24, 0.32])
+    E = est.transform(X)
+    np.testing.assert_allclose(S[0], E[0, :8].ravel(), rtol=1e-5, atol=1e-6)
+    mean = small(strategy="s1", module__pooling="mean").fit(X)
+    assert mean.transform_segments(X).shape == (40, 4)
+    assert mean.segment_dim_ == 4
+
+
+def test_standardization_learnt_in_fit():
+    X, Y = make_data()
+    est = small(strategy="s1", max_epochs=1).fit(X)
+    np.testing.assert_allclose(est.feature_mean_, X.mean((0, 1)), rtol=1e-5)
+    np.testing.assert_allclose(est.feature_std_, X.std((0, 1)), rtol=1e-4)
+
+
+def test_validation_split_and_early_stopping():
+    X, Y = make_data(n_clips=10)
+    est = small(
+        strategy="s1",
+        validation_fraction=0.3,
+        max_epochs=6,
+        callbacks=[EarlyStopping(patience=1, threshold=10.0)],
+    ).fit(X)
+    h = est.history_
+    assert "valid_loss" in h[-1] and "valid_active" in h[-1]
+    assert len(h) < 6  # stopped early (threshold makes every epoch a non-improvement)
+
+
+def test_warm_start_and_partial_fit_continue_training():
+    X, Y = make_data()
+    est = small(max_epochs=1).fit(X, Y)
+    w0 = est.net_.module_.blocks[0].weight.detach().clone()
+    est.partial_fit(X, Y)
+    assert len(est.history_) == 2
+    assert not torch.equal(w0, est.net_.module_.blocks[0].weight)
+    est.set_params(warm_start=True).fit(X, Y)
+    assert len(est.history_) == 3
+    est.set_params(warm_start=False).fit(X, Y)
+    assert len(est.history_) == 1
+
+
+def test_get_set_params_clone_and_module_routing():
+    est = small(module__dropout=0.1, optimizer__weight_decay=1e-4)
+    params = est.get_params()
+    assert params["module__n_filters"] == 4 and params["module__dropout"] == 0.1
+    est2 = clone(est)
+    assert est2.get_params()["optimizer__weight_decay"] == 1e-4
+    est2.set_params(module__n_filters=6, max_epochs=1)
+    X, Y = make_data()
+    est2.fit(X, Y)
+    assert isinstance(est2.net_, TripletNet)
+    assert isinstance(est2.net_.module_, ConvEmbedding)
+    assert est2.net_.module_.blocks[0].out_channels == 6
+    assert est2.transform(X).shape[-1] == 6
+    assert est2.net_.optimizer_.param_groups[0]["weight_decay"] == 1e-4
+    with pytest.raises(TypeError, match="unexpected keyword argument 'n_filters'"):
+        TripletEmbedder(n_filters=3)
+
+
+def test_margin_routed_to_loss():
+    X, Y = make_data()
+    est = small(margin=0.0, strategy="s1").fit(X)
+    assert est.net_.criterion_.margin == 0.0
+
+
+def test_fresh_triplets_every_epoch():
+    X, Y = make_data()
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_begin(self, net, batch=None, training=None, **kw):
+            seen.append(batch[0].anchor.clone())
+
+    small(strategy="s1", max_epochs=2, n_triplets=16, callbacks=[Spy()]).fit(X)
+    assert len(seen) == 2
+    assert not torch.equal(seen[0], seen[1])
+
+
+def test_determinism_same_random_state():
+    X, Y = make_data()
+    a = small(random_state=3).fit(X, Y).transform(X)
+    b = small(random_state=3).fit(X, Y).transform(X)
+    c = small(random_state=4).fit(X, Y).transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_fit_leaves_global_torch_rng_alone():
+    X, Y = make_data()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    small(max_epochs=1).fit(X, Y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+@pytest.mark.parametrize("dump", ["pickle", "joblib"])
+def test_persistence_round_trip(dump, tmp_path):
+    X, Y = make_data()
+    est = small().fit(X, Y)
+    if dump == "pickle":
+        est2 = pickle.loads(pickle.dumps(est))
+    else:
+        joblib.dump(est, tmp_path / "est.joblib")
+        est2 = joblib.load(tmp_path / "est.joblib")
+    np.testing.assert_array_equal(est.transform(X), est2.transform(X))
+    np.testing.assert_array_equal(est.transform_segments(X), est2.transform_segments(X))
+    est2.partial_fit(X, Y)  # still trainable
+    assert len(est2.history_) == 4
+
+
+def test_amp_bf16_on_cpu():
+    X, Y = make_data()
+    est = small(amp=True, module__channels_last=True, max_epochs=1).fit(X, Y)
+    assert est.net_.amp_dtype == torch.bfloat16
+    E = est.transform(X)
+    assert E.dtype == np.float32 and np.isfinite(E).all()
+
+
+# -- batch assembly ------------------------------------------------------------
+
+
+def test_make_batch_embeds_each_segment_once_and_masks_candidates():
+    rng = np.random.default_rng(0)
+    segments = rng.normal(size=(6, 4, 3)).astype(np.float32)
+    clip = np.array([0, 0, 1, 1, 2, 2])
+    labels = np.array([[1, 0], [1, 0], [1, 0], [1, 0], [0, 1], [-1, -1]], np.int8)
+    t = Triplets.empty(4)
+    t.anchor[:] = [0, 0, 2, 5]
+    t.labeled[:] = [True, True, False, False]
+    t.positive[:] = [2, -1, 3, -1]  # index positive, noise, index, noise
+    t.transform[:] = [-1, 0, -1, 0]
+    t.alpha[:] = 0.5
+    t.negative[:] = [4, -1, -1, -1]
+    b = make_batch(segments, clip, labels, t)
+    # distinct real segments: anchors {0, 2, 5}, positives {2, 3}, negatives {4}
+    assert b.n_real == 5
+    assert b.x.shape == (5 + 2, 4, 3)
+    real = b.x[: b.n_real].numpy()
+    for i, seg in enumerate([0, 2, 5]):
+        np.testing.assert_array_equal(real[b.anchor[[0, 2, 3][i]]], segments[seg])
+    np.testing.assert_array_equal(real[b.positive[0]], segments[2])
+    np.testing.assert_array_equal(real[b.negative[0]], segments[4])
+    assert b.positive[1] == 5 and b.positive[3] == 6  # generated rows follow
+    assert b.negative.tolist()[1:] == [-1, -1, -1]
+    uniq = [0, 2, 3, 4, 5]
+    valid = b.valid.numpy()
+    # labelled anchor 0 (class 0): not its clip, not sharing class 0 -> only 4, 5
+    assert [uniq[j] for j in np.flatnonzero(valid[1])] == [4, 5]
+    # unlabelled anchor 2: not clip 1, not its positive 3 -> 0, 4, 5
+    assert [uniq[j] for j in np.flatnonzero(valid[2])] == [0, 4, 5]
+    assert [uniq[j] for j in np.flatnonzero(valid[3])] == [0, 2, 3]
+    assert len(b) == 4
+
+
+# -- bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.zeros((4, 2, 8, 16)), "3-D"),
+        (np.full((4, 40, N_MELS), np.nan), "NaN"),
+        (np.full((4, 40, N_MELS), np.inf), "infinity"),
+    ],
+)
+def test_bad_X(X, match):
+    with pytest.raises(ValueError, match=match):
+        small(strategy="s1").fit(X)
+
+
+def test_bad_y():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="same length"):
+        small().fit(X, Y[:5])
+    bad = Y.copy()
+    bad[0, 0] = 2
+    with pytest.raises(ValueError, match="only -1"):
+        small().fit(X, bad)
+
+
+@pytest.mark.parametrize("strategy", ["s2", "s3", "s4", "s5"])
+def test_labelled_strategy_without_labels(strategy):
+    X, Y = make_data()
+    with pytest.raises(ValueError, match=f"strategy='{strategy}' uses labels"):
+        small(strategy=strategy).fit(X, np.full_like(Y, -1))
+    with pytest.raises(ValueError, match="no labelled row"):
+        small(strategy=strategy).fit(X)
+
+
+def test_too_few_segments_or_clips():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="batch_size=64"):
+        small(strategy="s1", batch_size=64).fit(X)
+    with pytest.raises(ValueError, match="1 sample"):
+        small(strategy="s1").fit(X[:1])
+    with pytest.raises(ValueError, match="segment_frames=96"):
+        small(strategy="s1", segment_frames=96).fit(X)
+
+
+def test_transform_other_n_mels():
+    X, Y = make_data()
+    est = small(strategy="s1", max_epochs=1).fit(X)
+    with pytest.raises(ValueError, match="n_mels"):
+        est.transform(X[:, :, :8])
+
+
+def test_bad_params():
+    X, Y = make_data()
+    with pytest.raises(ValueError, match="strategy"):
+        small(strategy="s9").fit(X, Y)
+    with pytest.raises(ValueError, match="amp"):
+        small(amp="fp16").fit(X, Y)
+    with pytest.raises(ValueError, match="device"):
+        small(device="tpu").fit(X, Y)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_without_cuda():
+    X, Y = make_data()
+    with pytest.raises(RuntimeError, match="device='cuda'"):
+        small(device="cuda").fit(X, Y)
+
+
+def test_divergence_raises():
+    X, Y = make_data()
+
+    class Poison(Callback):
+        def on_batch_begin(self, net, **kw):
+            with torch.no_grad():
+                net.module_.blocks[0].weight.fill_(float("nan"))
+
+    with pytest.raises(RuntimeError, match="diverged"):
+        small(callbacks=[Poison()]).fit(X, Y)
+
+
+def test_tune_cpu_allocator():
+    assert isinstance(tune_cpu_allocator(), bool)
+    with pytest.raises(ValueError, match="trim_threshold"):
+        tune_cpu_allocator(-1)
+
+
+# -- GPU -----------------------------------------------------------------------
+
+gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize("amp", [False, True, "fp16"])
+def test_cuda_fit(amp):
+    X, Y = make_data()
+    est = small(device="auto", amp=amp).fit(X, Y)
+    assert est.device_.startswith("cuda")
+    assert next(est.net_.module_.parameters()).is_cuda
+    E = est.transform(X)
+    assert E.shape == (8, 40, 4) and np.isfinite(E).all()
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_fitted_model_loads_on_cpu(tmp_path):
+    import subprocess
+    import sys
+
+    X, Y = make_data()
+    est = small(device="cuda").fit(X, Y)
+    joblib.dump(est, tmp_path / "est.joblib")
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "E.npy", est.transform(X))
+    code = (
+        "import joblib, numpy as np, torch, warnings;"
+        "warnings.simplefilter('ignore');"
+        "assert not torch.cuda.is_available();"
+        f"est = joblib.load({str(tmp_path / 'est.joblib')!r});"
+        "assert est.device_ == 'cpu', est.device_;"
+        f"E = est.transform(np.load({str(tmp_path / 'X.npy')!r}));"
+        f"np.testing.assert_allclose(E, np.load({str(tmp_path / 'E.npy')!r}),"
+        " rtol=1e-3, atol=1e-4)"
+    )
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
