@@ -104,8 +104,8 @@ class TripletNet(NeuralNet):
         if not torch.isfinite(loss):
             raise RuntimeError(
                 "Training diverged: the triplet loss became "
-                f"{float(loss.detach())} at epoch {len(self.history)}. Lower lr, or turn off "
-                "amp, or check X for extreme values."
+                f"{float(loss.detach())} at epoch {len(self.history)}. Lower lr, or "
+                "turn off amp, or check X for extreme values."
             )
         prefix = "train" if training else "valid"
         self.history.record_batch(f"{prefix}_active", float(active))
