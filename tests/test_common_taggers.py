@@ -48,7 +48,6 @@ def _one_torch_thread():
     torch.set_num_threads(n)
 
 
-@pytest.mark.slow
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_tagger(estimator, check):
     check(estimator)
