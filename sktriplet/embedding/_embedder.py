@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 
@@ -15,7 +15,7 @@ from ..features import segment
 from ..nn import ConvEmbedding
 from ..sampling import STRATEGIES, TripletSampler, get_sampler
 from ..utils._labels import check_semi_supervised_y, labeled_mask
-from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._sklearn_compat import Interval, StrOptions, validate_data
 from ..utils._validation import check_clip_array
 from ._batch import SegmentTable
 from ._net import TripletNet, split_valid
@@ -130,7 +130,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     feature_mean_, feature_std_ : ndarray of shape (n_mels,)
         Standardization of the input log-mel bands.
     n_features_in_ : int
+        Columns of a 2-D ``X`` seen in ``fit``, or mel bands for a 3-D ``X``.
+    n_mels_in_ : int
         Mel bands per frame seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names of a 2-D ``X`` given as a DataFrame with string column names.
     classes_ : ndarray
         Classes of ``y`` (only when ``y`` was given).
     embedding_dim_ : int
@@ -220,21 +224,28 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.verbose = verbose
         self.random_state = random_state
         for key, value in kwargs.items():
-            if not key.startswith(PREFIXES):
-                raise TypeError(
-                    f"TripletEmbedder got an unexpected keyword argument {key!r}; "
-                    f"routed parameters must start with one of {PREFIXES}."
-                )
             setattr(self, key, value)
 
     # -- parameters --------------------------------------------------------------
     def _routed_params(self, prefix=None) -> dict:
-        prefixes = PREFIXES if prefix is None else (prefix,)
-        return {
+        """Keyword parameters beyond the signature (``prefix`` ones only if given)."""
+        names = set(self._get_param_names())
+        extra = {
             key: value
             for key, value in vars(self).items()
-            if key.startswith(prefixes) and not key.endswith("_")
+            if key not in names and not key.startswith("_") and not key.endswith("_")
         }
+        if prefix is None:
+            return extra
+        return {k: v for k, v in extra.items() if k.startswith(prefix)}
+
+    def _check_routed_params(self):
+        unknown = [k for k in self._routed_params() if not k.startswith(PREFIXES)]
+        if unknown:
+            raise TypeError(
+                f"TripletEmbedder got unexpected parameter(s) {unknown}; routed "
+                f"parameters must start with one of {PREFIXES}."
+            )
 
     def get_params(self, deep=True):
         params = super().get_params(deep=deep)
@@ -242,7 +253,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         return params
 
     def set_params(self, **params):
-        routed = {k: v for k, v in params.items() if k.startswith(PREFIXES)}
+        routed = {
+            k: v
+            for k, v in params.items()
+            if k.startswith(PREFIXES) or k in self._routed_params()
+        }
         for key, value in routed.items():
             setattr(self, key, value)
         rest = {k: v for k, v in params.items() if k not in routed}
@@ -256,14 +271,37 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------
     def _check_X(self, X, *, reset):
+        """3-D float32 clips; a 2-D ``X`` is checked like scikit-learn's and reshaped.
+
+        After a 2-D ``fit`` a 2-D ``X`` must keep the number of columns
+        (``n_features_in_``); any ``X`` must keep the mel bands (``n_mels_in_``).
+        """
+        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
+            if reset or getattr(self, "_fit_2d", False):
+                X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
+            else:
+                X = check_array(X, dtype=[np.float32, np.float64])
+            if reset:
+                self._fit_2d = True
+        else:
+            X = check_array(X, allow_nd=True, dtype=[np.float32, np.float64])
+            if reset:
+                self._fit_2d = False
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
         X3 = check_clip_array(X, n_features=self.n_mels, name="X")
-        if not reset and X3.shape[2] != self.n_features_in_:
+        if reset:
+            self.n_mels_in_ = X3.shape[2]
+            if not self._fit_2d:
+                self.n_features_in_ = X3.shape[2]
+        elif X3.shape[2] != self.n_mels_in_:
             raise ValueError(
                 f"X has {X3.shape[2]} mel bands per frame, but TripletEmbedder was "
-                f"fitted with {self.n_features_in_}; transform needs the same n_mels "
+                f"fitted with {self.n_mels_in_}; transform needs the same n_mels "
                 "as fit."
             )
-        return X3, np.asarray(X).ndim == 2
+        return X3, ndim == 2
 
     def _make_sampler(self):
         return get_sampler(self.strategy, **self._sub_params("sampler__"))
@@ -309,6 +347,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
     def _fit(self, X, y, *, reset):
         self._validate_params()
+        self._check_routed_params()
         X3, _ = self._check_X(X, reset=reset)
         n_clips = X3.shape[0]
         device = resolve_device(self.device)
@@ -327,7 +366,6 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 f"{self.segment_frames}: no training segment can be cut."
             )
         if reset:
-            self.n_features_in_ = X3.shape[2]
             mean = X3.mean(axis=(0, 1), dtype=np.float64)
             std = X3.std(axis=(0, 1), dtype=np.float64)
             self.feature_mean_ = mean.astype(np.float32)
@@ -432,7 +470,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
-        module_params = {"n_mels": self.n_features_in_, **self._sub_params("module__")}
+        module_params = {"n_mels": self.n_mels_in_, **self._sub_params("module__")}
         kwargs = {f"module__{k}": v for k, v in module_params.items()}
         kwargs.update(
             {f"optimizer__{k}": v for k, v in self._sub_params("optimizer__").items()}
@@ -537,6 +575,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         tags.input_tags.three_d_array = True
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
     def __setstate__(self, state):

@@ -1,0 +1,270 @@
+"""Training and inference speed of TripletEmbedder against a plain PyTorch loop.
+
+Every configuration runs in its own fresh process (so allocator settings and peak
+memory do not leak between them) on the same synthetic log-mel data, and the results
+are printed side by side:
+
+* ``plain``: a plain PyTorch loop, three forward passes per triplet (anchor, noisy
+  positive, random negative from another clip), paper CNN, fp32, Adam, batch 64;
+* ``fit``: ``TripletEmbedder.fit`` with its default settings;
+* ``fit+malloc``: the same after :func:`sktriplet.embedding.tune_cpu_allocator`;
+* ``fit+malloc+cl``: plus ``module__channels_last=True``;
+* ``fast``: plus ``amp=True`` (bf16 autocast), the opt-in fast mode.
+
+Triplets/s is measured on the last epoch (the first one warms up), inference as
+``transform_segments`` segments/s, peak memory as the process's peak resident size.
+
+``--pooling`` instead compares the two segment poolings of ``ConvEmbedding``
+(``flatten``/``mean``) by the downstream clip-tagging macro-F1 of the learnt frame
+embeddings on synthetic multi-label data.
+
+Usage::
+
+    python benchmarks/bench_embedder.py            # speed table
+    python benchmarks/bench_embedder.py --quick    # smaller, for a smoke test
+    python benchmarks/bench_embedder.py --pooling  # pooling measurement
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = {
+    "plain": {},
+    "plain+malloc": {"malloc": True},
+    "fit": {},
+    "fit+malloc": {"malloc": True},
+    "fit+malloc+cl": {"malloc": True, "module__channels_last": True},
+    "fast": {"malloc": True, "module__channels_last": True, "amp": True},
+}
+
+
+def make_data(n_clips, n_frames=1001, n_mels=64, n_classes=5, seed=0):
+    """Synthetic log-mel clips (dB) with class-specific spectral events and labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(-60.0, 3.0, size=(n_clips, n_frames, n_mels)).astype(np.float32)
+    X += np.linspace(0, -15, n_mels, dtype=np.float32)  # tilted background
+    centres = np.linspace(6, n_mels - 6, n_classes)
+    mel = np.arange(n_mels)
+    Y = np.zeros((n_clips, n_classes), dtype=np.int64)
+    for i in range(n_clips):
+        for c in rng.choice(n_classes, size=rng.integers(1, 3), replace=False):
+            Y[i, c] = 1
+            start = rng.integers(0, n_frames - 200)
+            length = rng.integers(100, 400)
+            shape = 25.0 * np.exp(-0.5 * ((mel - centres[c]) / 2.5) ** 2)
+            if c % 2:  # harmonic classes: a second band
+                shape += 15.0 * np.exp(-0.5 * ((mel - centres[c] / 2) / 1.5) ** 2)
+            env = np.ones(min(length, n_frames - start), np.float32)
+            if c >= 3:  # pulsed classes
+                env *= (np.arange(env.size) // 12) % 2
+            X[i, start : start + env.size] += env[:, None] * shape[None, :]
+    return X, Y
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_plain(X, n_triplets, batch_size, device, seed=0):
+    """Plain loop: anchors, Gaussian-noise positives, random other-clip negatives."""
+    import torch
+
+    from sktriplet.features import segment
+    from sktriplet.nn import ConvEmbedding, triplet_loss
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    mean, std = X.mean((0, 1)), X.std((0, 1))
+    seg, clip, _ = segment((X - mean) / std)
+    net = ConvEmbedding(n_mels=X.shape[2]).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+
+    def epoch():
+        for _ in range(0, n_triplets, batch_size):
+            a = rng.integers(0, len(seg), batch_size)
+            n = rng.integers(0, len(seg), batch_size)
+            n = np.where(clip[n] == clip[a], (n + 10) % len(seg), n)
+            xa = torch.from_numpy(seg[a]).to(device)
+            xp = xa + 0.5 * torch.randn_like(xa)
+            xn = torch.from_numpy(seg[n]).to(device)
+            loss = triplet_loss(
+                net.embed_segments(xa), net.embed_segments(xp), net.embed_segments(xn)
+            )
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if device != "cpu":
+            torch.cuda.synchronize()
+
+    epoch()  # warm-up
+    t = time.perf_counter()
+    epoch()
+    return {"triplets_per_s": n_triplets / (time.perf_counter() - t)}
+
+
+def run_fit(X, Y, n_triplets, batch_size, device, params):
+    from sktriplet.embedding import TripletEmbedder
+
+    est = TripletEmbedder(
+        n_triplets=n_triplets,
+        batch_size=batch_size,
+        max_epochs=2,
+        device=device,
+        random_state=0,
+        **params,
+    )
+    est.fit(X, Y)
+    out = {"triplets_per_s": n_triplets / est.history_[-1, "dur"]}
+    est.transform_segments(X[:4])  # warm-up
+    t = time.perf_counter()
+    S = est.transform_segments(X)
+    out["infer_segments_per_s"] = len(S) / (time.perf_counter() - t)
+    out["train_loss"] = est.history_[-1, "train_loss"]
+    return out
+
+
+def child(args):
+    cfg = dict(CONFIGS[args.config])
+    if cfg.pop("malloc", False):
+        from sktriplet.embedding import tune_cpu_allocator
+
+        cfg_applied = tune_cpu_allocator()
+    else:
+        cfg_applied = False
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    X, Y = make_data(args.n_clips)
+    if args.config.startswith("plain"):
+        res = run_plain(X, args.n_triplets, args.batch_size, args.device)
+    else:
+        res = run_fit(X, Y, args.n_triplets, args.batch_size, args.device, cfg)
+    res.update(
+        config=args.config,
+        malloc_tuned=cfg_applied,
+        peak_rss_mb=peak_rss_mb(),
+        threads=torch.get_num_threads(),
+    )
+    if args.device != "cpu":
+        res["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    print("RESULT " + json.dumps(res))
+
+
+def speed(args):
+    rows = []
+    for name in args.configs.split(","):
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            name,
+            "--n-clips",
+            str(args.n_clips),
+            "--n-triplets",
+            str(args.n_triplets),
+            "--batch-size",
+            str(args.batch_size),
+            "--device",
+            args.device,
+            "--threads",
+            str(args.threads),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if proc.returncode or not line:
+            print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(line[0][7:]))
+        print(f"  done {name}", file=sys.stderr, flush=True)
+    base = next((r["triplets_per_s"] for r in rows if r["config"] == "plain"), None)
+    print(
+        f"\n{'config':<16}{'triplets/s':>11}{'x plain':>9}{'infer seg/s':>13}"
+        f"{'peak RSS MB':>13}"
+    )
+    for r in rows:
+        ratio = r["triplets_per_s"] / base if base else float("nan")
+        inf = r.get("infer_segments_per_s", float("nan"))
+        print(
+            f"{r['config']:<16}{r['triplets_per_s']:>11.1f}{ratio:>9.2f}"
+            f"{inf:>13.0f}{r['peak_rss_mb']:>13.0f}"
+        )
+    print(
+        f"\n{args.n_clips} clips of 1001x64, {args.n_triplets} triplets/epoch, batch "
+        f"{args.batch_size}, device {args.device}, torch threads {rows[0]['threads']}"
+        if rows
+        else ""
+    )
+
+
+def pooling(args):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from sktriplet.embedding import TripletEmbedder
+    from sktriplet.metrics import macro_f1_score
+
+    X, Y = make_data(args.n_clips, seed=1)
+    Xt, Yt = make_data(max(args.n_clips // 2, 8), seed=2)
+    Yl = Y.copy()
+    Yl[len(Y) // 2 :] = -1  # half the training clips unlabelled
+    for pool in ("flatten", "mean"):
+        scores = []
+        for seed in range(args.seeds):
+            est = TripletEmbedder(
+                n_triplets=args.n_triplets,
+                max_epochs=args.epochs,
+                random_state=seed,
+                module__pooling=pool,
+                module__n_filters=16,
+            ).fit(X, Yl)
+
+            def feats(A):
+                E = est.transform(A)
+                return np.concatenate([E.mean(1), E.max(1)], axis=1)
+
+            clf = OneVsRestClassifier(LogisticRegression(max_iter=2000))
+            clf.fit(feats(X[: len(Y) // 2]), Y[: len(Y) // 2])
+            scores.append(macro_f1_score(Yt, clf.predict(feats(Xt))))
+        print(
+            f"pooling={pool:<8} macro-F1 {np.mean(scores):.3f} "
+            f"+- {np.std(scores):.3f} over {args.seeds} seeds"
+        )
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--n-clips", type=int, default=40)
+    p.add_argument("--n-triplets", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--pooling", action="store_true")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=2)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n_clips, args.n_triplets = 8, 64
+    if args.child:
+        args.config = args.child
+        child(args)
+    elif args.pooling:
+        pooling(args)
+    else:
+        speed(args)
+
+
+if __name__ == "__main__":
+    main()

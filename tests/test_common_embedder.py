@@ -1,0 +1,49 @@
+"""scikit-learn's estimator checks on TripletEmbedder, with tiny settings.
+
+With ``n_mels=1`` and ``segment_frames=1`` a flattened 2-D ``X`` of shape
+``(n_samples, n_features)`` is ``n_samples`` clips of ``n_features`` one-band frames,
+so the checks run on the real code paths (validation, segmentation, sampling,
+training, persistence) in a few seconds.
+"""
+
+import warnings
+
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sktriplet.embedding import TripletEmbedder
+
+# Every check applies to the flattened 2-D form: none is expected to fail.
+EXPECTED_FAILED_CHECKS: dict = {}
+
+
+def _estimators():
+    yield TripletEmbedder(
+        strategy="s1",
+        n_mels=1,
+        segment_frames=1,
+        n_triplets=8,
+        batch_size=4,
+        max_epochs=1,
+        random_state=0,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _quiet_one_thread():
+    # tiny networks: thread hand-offs cost more than they save on a shared CPU
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*anchors were skipped")
+        yield
+    torch.set_num_threads(n)
+
+
+@parametrize_with_checks(
+    list(_estimators()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
+)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
