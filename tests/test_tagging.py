@@ -365,3 +365,16 @@ def test_gpu_fitted_model_predicts_on_cpu(cls, tmp_path):
     )
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_standardize_makes_the_tagger_scale_invariant(cls):
+    X, y = _data()
+    a = _tagger(cls).fit(X, y)
+    b = _tagger(cls).fit(X * 50 - 60, y)
+    np.testing.assert_allclose(
+        a.predict_proba(X), b.predict_proba(X * 50 - 60), rtol=1e-4, atol=1e-5
+    )
+    assert b.feature_mean_.shape == (5,) and b.feature_std_.shape == (5,)
+    c = _tagger(cls, standardize=False).fit(X, y)
+    assert c.feature_mean_ is None

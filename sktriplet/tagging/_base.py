@@ -127,6 +127,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
+        "standardize": ["boolean"],
     }
 
     @abstractmethod
@@ -218,6 +219,15 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         elif Y.shape[1] == 0:
             raise ValueError("y has no class column.")
         Y, X3 = Y[mask], X3[mask]
+        if self.standardize:
+            self.feature_mean_ = X3.mean(axis=(0, 1), dtype=np.float64).astype(
+                np.float32
+            )
+            std = X3.std(axis=(0, 1), dtype=np.float64)
+            self.feature_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+            X3 = self._standardized(X3)
+        else:
+            self.feature_mean_ = self.feature_std_ = None
         n_classes = Y.shape[1]
         never = np.flatnonzero(Y.sum(axis=0) == 0)
         if len(never):
@@ -266,9 +276,14 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         return self
 
     # -------------------------------------------------------------- inference
+    def _standardized(self, X3):
+        if self.feature_mean_ is None:
+            return X3
+        return (X3 - self.feature_mean_) / self.feature_std_
+
     def _clip_proba(self, X):
         check_is_fitted(self, "module_")
-        X3 = self._validate_X(X, reset=False)
+        X3 = self._standardized(self._validate_X(X, reset=False))
         device = resolve_device(self.device)
         module = self.module_
         if device != "cpu":

@@ -56,6 +56,9 @@ class CRNNTagger(BaseTagger):
         Print the skorch training log when positive.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout and batch shuffling.
+    standardize : bool, default=True
+        Standardize each mel band with the statistics of the labelled training
+        frames before the network.
 
     Attributes
     ----------
@@ -71,6 +74,8 @@ class CRNNTagger(BaseTagger):
         Columns of a 2-D ``X``, or values per frame of a 3-D ``X``, seen in fit.
     n_frame_features_ : int
         Mel bands per frame seen in fit.
+    feature_mean_, feature_std_ : ndarray of shape (n_frame_features_,) or None
+        Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X``, when it had string column names.
 
@@ -119,6 +124,7 @@ class CRNNTagger(BaseTagger):
         callbacks=None,
         verbose=0,
         random_state=None,
+        standardize=True,
     ):
         self.n_filters = n_filters
         self.n_conv = n_conv
@@ -136,6 +142,7 @@ class CRNNTagger(BaseTagger):
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
+        self.standardize = standardize
 
     def _module_params(self, n_features, n_classes, activation):
         return CRNN, {

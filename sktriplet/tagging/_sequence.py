@@ -59,6 +59,10 @@ class SequenceTagger(BaseTagger):
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, dropout and batch shuffling; training is
         reproducible on the CPU for a fixed value.
+    standardize : bool, default=True
+        Standardize each frame feature with the mean and standard deviation of the
+        labelled training frames (``feature_mean_``, ``feature_std_``) before the
+        network; log-mel values in dB are far from unit scale.
 
     Attributes
     ----------
@@ -75,6 +79,8 @@ class SequenceTagger(BaseTagger):
         Columns of a 2-D ``X``, or values per frame of a 3-D ``X``, seen in fit.
     n_frame_features_ : int
         Values per frame (embedding size) seen in fit; ``predict`` requires the same.
+    feature_mean_, feature_std_ : ndarray of shape (n_frame_features_,) or None
+        Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X``, when it had string column names.
 
@@ -119,6 +125,7 @@ class SequenceTagger(BaseTagger):
         callbacks=None,
         verbose=0,
         random_state=None,
+        standardize=True,
     ):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -133,6 +140,7 @@ class SequenceTagger(BaseTagger):
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
+        self.standardize = standardize
 
     def _module_params(self, n_features, n_classes, activation):
         return BiGRUTagger, {
