@@ -31,22 +31,33 @@ _HNSW_M, _HNSW_EF_CONSTRUCTION, _HNSW_EF = 32, 200, 200
 _BLOCK_FLOATS = 2**25
 
 
-def pca_project(X, n_components, random_state=None, max_fit_samples=10000):
-    """Project rows of ``X`` on their first principal axes (fitted on a subsample)."""
+def pca_project(X, n_components, random_state=None, max_fit_samples=4000):
+    """Project rows of ``X`` on their first principal axes.
+
+    The axes come from a randomized SVD of a row subsample (``max_fit_samples``);
+    the projection is one blocked matrix product.
+    """
     n, dim = X.shape
     n_components = min(n_components, dim, n)
     rng = as_generator(random_state)
     fit_rows = X
     if n > max_fit_samples:
         fit_rows = X[np.sort(rng.choice(n, max_fit_samples, replace=False))]
+    randomized = n_components < min(fit_rows.shape)
     pca = PCA(
         n_components,
-        svd_solver="randomized" if n_components < min(fit_rows.shape) else "full",
+        svd_solver="randomized" if randomized else "full",
+        iterated_power=2 if randomized else "auto",
         random_state=int(rng.integers(np.iinfo(np.int32).max)),
     ).fit(fit_rows)
+    W = torch.from_numpy(pca.components_.T.astype(np.float32))
+    mean = torch.from_numpy(pca.mean_.astype(np.float32))
     step = max(1, _BLOCK_FLOATS // dim)
     return np.concatenate(
-        [pca.transform(X[s : s + step]).astype(np.float32) for s in range(0, n, step)]
+        [
+            ((torch.from_numpy(X[s : s + step]) - mean) @ W).numpy()
+            for s in range(0, n, step)
+        ]
     )
 
 
@@ -78,31 +89,59 @@ def exact_knn(X, k, query, groups):
     return idx, dist
 
 
-def rerank(X, query, candidates, k):
-    """Re-rank candidate rows (``-1`` = none) by exact squared distance; keep ``k``."""
-    dim = X.shape[1]
+def _sq_norms(X):
+    step = max(1, _BLOCK_FLOATS // X.shape[1])
+    return np.concatenate(
+        [
+            np.einsum("ij,ij->i", X[s : s + step], X[s : s + step])
+            for s in range(0, X.shape[0], step)
+        ]
+    )
+
+
+def rerank(X, query, candidates, k, lower_bounds=None):
+    """Re-rank candidate rows (``-1`` = none) by exact squared distance; keep ``k``.
+
+    Candidates are visited column by column. With ``lower_bounds`` (squared
+    distances in an orthogonal projection, which never exceed the true ones, sorted
+    per row) a candidate is skipped once its bound reaches the current k-th exact
+    distance: the result equals exhaustive re-ranking of the candidates, while most
+    rows need only one or two exact distances.
+    """
+    sq = _sq_norms(X)
     n_q, n_c = candidates.shape
-    idx = np.full((n_q, k), -1, dtype=np.int64)
-    dist = np.full((n_q, k), np.inf, dtype=np.float32)
-    step = max(1, _BLOCK_FLOATS // max(1, n_c * dim))
-    for s in range(0, n_q, step):
-        cand = candidates[s : s + step]
-        q = torch.from_numpy(X[query[s : s + step]])
-        c = torch.from_numpy(X[np.maximum(cand, 0)])
-        d = (c - q[:, None, :]).pow_(2).sum(-1).numpy()
-        d[cand < 0] = np.inf
-        order = np.argsort(d, axis=1, kind="stable")[:, :k]
-        rows = np.arange(len(cand))[:, None]
-        vals = d[rows, order]
-        ind = np.where(np.isfinite(vals), cand[rows, order], -1)
-        idx[s : s + len(cand), : order.shape[1]] = ind
-        dist[s : s + len(cand), : order.shape[1]] = vals
-    return idx, dist
+    best_i = np.full((n_q, k), -1, dtype=np.int64)
+    best_d = np.full((n_q, k), np.inf, dtype=np.float32)
+    step = max(1, _BLOCK_FLOATS // X.shape[1])
+    for j in range(n_c):
+        cand = candidates[:, j]
+        need = cand >= 0
+        if lower_bounds is not None:
+            need &= lower_bounds[:, j] < best_d[:, -1]
+        rows = np.flatnonzero(need)
+        if not rows.size:
+            continue
+        d = np.empty(rows.size, dtype=np.float32)
+        for s in range(0, rows.size, step):
+            r = rows[s : s + step]
+            qx = np.take(X, query[r], axis=0)
+            cx = np.take(X, cand[r], axis=0)
+            dots = np.einsum("ij,ij->i", qx, cx)
+            d[s : s + step] = np.maximum(sq[query[r]] + sq[cand[r]] - 2.0 * dots, 0)
+        # insert into the sorted top-k lists
+        merged_d = np.concatenate([best_d[rows], d[:, None]], axis=1)
+        merged_i = np.concatenate([best_i[rows], cand[rows][:, None]], axis=1)
+        order = np.argsort(merged_d, axis=1, kind="stable")[:, :k]
+        best_d[rows] = np.take_along_axis(merged_d, order, axis=1)
+        best_i[rows] = np.take_along_axis(merged_i, order, axis=1)
+    return best_i, best_d
 
 
 def hnsw_candidates(Z, query, n_candidates, groups, random_state=None):
     """``n_candidates`` approximate neighbours per query from another group (hnswlib).
 
+    Returns ``(candidates, squared_distances_in_Z)``, sorted per row, ``-1``/``inf``
+    padded.
     The index is built single-threaded (deterministic for a given seed); queries ask
     for ``n_candidates`` plus the largest group size, and same-group hits are dropped.
     """
@@ -119,16 +158,18 @@ def hnsw_candidates(Z, query, n_candidates, groups, random_state=None):
     max_group = int(np.bincount(groups).max())
     k_query = min(n, n_candidates + max_group)
     index.set_ef(max(_HNSW_EF, k_query))
-    labels, _ = index.knn_query(Z[query], k=k_query)
+    labels, dist = index.knn_query(Z[query], k=k_query)
     labels = labels.astype(np.int64)
     ok = groups[labels] != groups[query][:, None]
     # Keep the first n_candidates valid hits of each row, in order.
     rank = np.cumsum(ok, axis=1) - 1
     keep = ok & (rank < n_candidates)
     out = np.full((len(query), n_candidates), -1, dtype=np.int64)
+    out_d = np.full((len(query), n_candidates), np.inf, dtype=np.float32)
     rows, cols = np.nonzero(keep)
     out[rows, rank[rows, cols]] = labels[rows, cols]
-    return out
+    out_d[rows, rank[rows, cols]] = dist[rows, cols]
+    return out, out_d
 
 
 def nearest_neighbors(
@@ -156,10 +197,11 @@ def nearest_neighbors(
     Z = X
     if dim > SEARCH_COMPONENTS:
         Z = pca_project(X, SEARCH_COMPONENTS, random_state)
-    cand = hnsw_candidates(
+    cand, bounds = hnsw_candidates(
         Z, query, max(n_candidates, n_neighbors), groups, random_state
     )
-    return (*rerank(X, query, cand, n_neighbors), "hnsw")
+    # PCA is an orthogonal projection: its distances bound the true ones from below.
+    return (*rerank(X, query, cand, n_neighbors, lower_bounds=bounds), "hnsw")
 
 
 class NearestPositive(PositiveRule):
