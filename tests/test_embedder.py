@@ -1,3 +1,4 @@
+import os
 import pickle
 import warnings
 
@@ -97,7 +98,7 @@ def test_transform_2d_and_uneven_lengths():
 
 def test_transform_matches_module_on_segments():
     X, Y = make_data()
-    est = small(strategy="s1").fit(X)
+    est = small(strategy="s1", device="cpu").fit(X)
     E = est.transform(X[:2])
     Xs = (X[:2] - est.feature_mean_) / est.feature_std_
     module = est.net_.module_.eval()
@@ -192,9 +193,9 @@ def test_fresh_triplets_every_epoch():
 
 def test_determinism_same_random_state():
     X, Y = make_data()
-    a = small(random_state=3).fit(X, Y).transform(X)
-    b = small(random_state=3).fit(X, Y).transform(X)
-    c = small(random_state=4).fit(X, Y).transform(X)
+    a = small(random_state=3, device="cpu").fit(X, Y).transform(X)
+    b = small(random_state=3, device="cpu").fit(X, Y).transform(X)
+    c = small(random_state=4, device="cpu").fit(X, Y).transform(X)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -324,7 +325,7 @@ def test_bad_params():
     with pytest.raises(ValueError, match="strategy"):
         small(strategy="s9").fit(X, Y)
     with pytest.raises(ValueError, match="amp"):
-        small(amp="fp16").fit(X, Y)
+        small(amp="fp16", device="cpu").fit(X, Y)
     with pytest.raises(ValueError, match="device"):
         small(device="tpu").fit(X, Y)
 
@@ -392,6 +393,6 @@ def test_gpu_fitted_model_loads_on_cpu(tmp_path):
         f"np.testing.assert_allclose(E, np.load({str(tmp_path / 'E.npy')!r}),"
         " rtol=1e-3, atol=1e-4)"
     )
-    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
