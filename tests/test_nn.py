@@ -56,10 +56,11 @@ def test_conv_embedding_time_resolution_kept():
 
 def test_conv_embedding_channels_last_same_output():
     torch.manual_seed(0)
-    a = ConvEmbedding(16, n_filters=4).eval()
-    b = ConvEmbedding(16, n_filters=4, channels_last=True).eval()
+    a = ConvEmbedding(16, n_filters=4, channels_last=False).eval()
+    b = ConvEmbedding(16, n_filters=4).eval()
     b.load_state_dict(a.state_dict())
-    assert b.blocks[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert b.blocks[4].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not a.blocks[4].weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(2, 9, 16)
     torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
 
