@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
+
+
+def pytest_configure(config):
+    # Under pytest-xdist each worker gets one torch thread: N workers x N threads
+    # on N cores makes recurrent layers wait on OpenMP barriers at every time step.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 WEAK = """filename\tevent_labels
 Y07fghylishw_20.000_30.000.wav\tDog,Speech

@@ -176,3 +176,30 @@ def test_synth_failure_leaves_nothing(tmp_path, monkeypatch):
             tmp_path / "out", n_labeled=2, n_unlabeled=2, n_test=0, n_eval=0
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_get_data_home(tmp_path, monkeypatch):
+    from sktriplet.datasets import get_data_home
+
+    monkeypatch.setenv("SKTRIPLET_DATA", str(tmp_path / "env"))
+    assert get_data_home() == tmp_path / "env" and (tmp_path / "env").is_dir()
+    assert get_data_home(tmp_path / "given") == tmp_path / "given"
+
+
+def test_load_domestic_soundscapes_generates_once(tmp_path, monkeypatch):
+    from sktriplet.datasets import _embedded, load_domestic_soundscapes
+
+    sizes = {"n_labeled": 2, "n_unlabeled": 2, "n_test": 1, "n_eval": 1}
+    data = load_domestic_soundscapes(**sizes, data_home=tmp_path, random_state=5)
+    assert data.X.shape == (6, 1001, 64) and data.y.shape == (6, 10)
+    assert data.root.parent == tmp_path
+
+    def fail(*args, **kwargs):
+        raise AssertionError("regenerated")
+
+    monkeypatch.setattr(_embedded, "make_domestic_soundscapes", fail)
+    again = load_domestic_soundscapes(**sizes, data_home=tmp_path, random_state=5)
+    np.testing.assert_array_equal(again.X, data.X)
+    assert "X" not in load_domestic_soundscapes(
+        **sizes, data_home=tmp_path, random_state=5, features=False
+    )
