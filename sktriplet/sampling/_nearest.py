@@ -403,7 +403,7 @@ class NearestPositive(PositiveRule):
                     f"n_candidates={self.n_candidates} nearest segments; they take "
                     "the farthest candidate. Increase n_candidates to avoid this.",
                     UserWarning,
-                    stacklevel=2,
+                    stacklevel=4,  # the caller of the sampler's fit
                 )
         self.neighbors_ = neighbors
         self._row = np.full(data.n, -1, dtype=np.int64)
