@@ -65,7 +65,7 @@ def test_fit_transform_every_strategy(strategy):
     E = est.transform(X)
     assert E.shape == (8, 40, 4) and E.dtype == np.float32
     assert np.isfinite(E).all()
-    assert est.embedding_dim_ == 4 and est.segment_dim_ == 32
+    assert est.embedding_dim_ == 4 and est.segment_dim_ == 4
     assert est.n_features_in_ == N_MELS and est.n_mels_in_ == N_MELS
     assert len(est.history_) == 2
     assert {"train_loss", "train_active", "dur"} <= set(est.history_[-1])
@@ -111,14 +111,15 @@ def test_transform_segments():
     X, Y = make_data()
     est = small(strategy="s1").fit(X)
     S, clip, start = est.transform_segments(X, return_index=True)
-    assert S.shape == (40, 32)
+    assert S.shape == (40, 4)
     np.testing.assert_array_equal(clip, np.repeat(np.arange(8), 5))
     np.testing.assert_allclose(start[:5], [0, 0.08, 0.16, 0.24, 0.32])
     E = est.transform(X)
-    np.testing.assert_allclose(S[0], E[0, :8].ravel(), rtol=1e-5, atol=1e-6)
-    mean = small(strategy="s1", module__pooling="mean").fit(X)
-    assert mean.transform_segments(X).shape == (40, 4)
-    assert mean.segment_dim_ == 4
+    np.testing.assert_allclose(S[0], E[0, :8].mean(0), rtol=1e-5, atol=1e-6)
+    flat = small(strategy="s1", module__pooling="flatten").fit(X)
+    S = flat.transform_segments(X)
+    assert S.shape == (40, 32) and flat.segment_dim_ == 32
+    np.testing.assert_allclose(S[0], flat.transform(X)[0, :8].ravel(), rtol=1e-5)
 
 
 def test_standardization_learnt_in_fit():

@@ -21,6 +21,8 @@ def test_conv_embedding_shapes(n_mels, n_filters, n_blocks, pool_freq, dim):
     assert net.dim == dim
     out = net(torch.randn(3, 10, n_mels))
     assert out.shape == (3, 10, dim)
+    assert net.embed_segments(torch.randn(3, 10, n_mels)).shape == (3, dim)
+    net.pooling = "flatten"
     assert net.embed_segments(torch.randn(3, 10, n_mels)).shape == (3, 10 * dim)
 
 
@@ -36,7 +38,8 @@ def test_conv_embedding_paper_architecture():
 
 
 def test_conv_embedding_mean_pooling_and_dropout():
-    net = ConvEmbedding(16, n_filters=4, pooling="mean", dropout=0.5)
+    net = ConvEmbedding(16, n_filters=4, dropout=0.5)
+    assert net.pooling == "mean"
     assert any(isinstance(m, torch.nn.Dropout) for m in net.modules())
     x = torch.randn(2, 7, 16)
     net.eval()

@@ -161,7 +161,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     >>> emb.fit_transform(X).shape
     (6, 40, 4)
     >>> emb.transform_segments(X).shape
-    (30, 32)
+    (30, 4)
     """
 
     _parameter_constraints: dict = {

@@ -37,15 +37,17 @@ class ConvEmbedding(nn.Module):
         Max-pooling factor along frequency in each block.
     dropout : float, default=0.0
         Dropout probability after each block.
-    pooling : {"flatten", "mean"}, default="flatten"
+    pooling : {"mean", "flatten"}, default="mean"
         How :meth:`embed_segments` turns the frame sequence of a segment into one
-        vector for the triplet distance: ``"flatten"`` concatenates the frame
-        embeddings (``n_frames * dim`` values, the paper's choice, keeps the temporal
-        structure the tagger uses), ``"mean"`` averages them over time (``dim``
-        values). Measured on synthetic tagging data (benchmarks/bench_embedder.py,
-        ``--pooling``): ``"flatten"`` gave the better downstream macro-F1 of the
-        frame embeddings, because the mean lets the network ignore *when* an event
-        occurs within the 0.96 s segment; hence the default.
+        vector for the triplet distance: ``"mean"`` averages the frame embeddings over
+        time (``dim`` values), ``"flatten"`` concatenates them (``n_frames * dim``
+        values). Measured with ``benchmarks/bench_embedder.py --pooling`` (synthetic
+        10 s clips, half labelled, strategy ``"s2"``, clip tagging by logistic
+        regression on the learnt frame embeddings): macro-F1 0.49 +- 0.12 with
+        ``"mean"`` against 0.05 +- 0.05 with ``"flatten"``. Hence the default: the
+        mean is invariant to the time shifts that the shift and temporal-proximity
+        positives introduce, and its distances do not grow with the segment length
+        against the fixed margin.
     channels_last : bool, default=True
         Run the convolutions in ``torch.channels_last`` memory format (weights and
         activations): same results, faster on CPUs with oneDNN (measured 2.4x faster
@@ -66,7 +68,7 @@ class ConvEmbedding(nn.Module):
     >>> net(torch.zeros(2, 96, 64)).shape
     torch.Size([2, 96, 64])
     >>> net.embed_segments(torch.zeros(2, 96, 64)).shape
-    torch.Size([2, 6144])
+    torch.Size([2, 64])
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class ConvEmbedding(nn.Module):
         n_blocks: int = 3,
         pool_freq: int = 4,
         dropout: float = 0.0,
-        pooling: str = "flatten",
+        pooling: str = "mean",
         channels_last: bool = True,
     ):
         super().__init__()
