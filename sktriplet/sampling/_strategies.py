@@ -254,7 +254,14 @@ def get_sampler(name_or_sampler="s2", **params):
         which is cloned.
     **params
         Parameters set on the sampler, e.g.
-        ``unlabeled__positive__n_neighbors=3``.
+        ``unlabeled__positive__n_neighbors=3``. S3's unlabelled positive rule
+        (:class:`NearestPositive`) sits at ``unlabeled__positive``: the paper's two
+        remedies for its nearest positive are
+        ``unlabeled__positive__n_neighbors=k`` (drawn at random among the ``k``
+        nearest) and ``unlabeled__positive__farther_than_transform=True`` (the
+        nearest farther than the transformed anchor; with
+        ``unlabeled__positive__n_candidates`` and, for reproducibility,
+        ``unlabeled__positive__random_state``).
 
     Returns
     -------
@@ -266,6 +273,9 @@ def get_sampler(name_or_sampler="s2", **params):
     >>> s = get_sampler("s3", unlabeled__positive__n_neighbors=2)
     >>> s.get_params()["unlabeled__positive__n_neighbors"]
     2
+    >>> s = get_sampler("s3", unlabeled__positive__farther_than_transform=True)
+    >>> s.unlabeled[0].farther_than_transform
+    True
     """
     if isinstance(name_or_sampler, str):
         key = name_or_sampler.lower()
