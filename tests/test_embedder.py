@@ -397,3 +397,35 @@ def test_gpu_fitted_model_loads_on_cpu(tmp_path):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+
+
+def test_prefetched_batches_are_identical():
+    from sktriplet.embedding._batch import SegmentTable
+    from sktriplet.sampling import get_sampler
+
+    rng = np.random.default_rng(0)
+    segments = rng.normal(size=(20, 4, 3)).astype(np.float32)
+    clip = np.repeat(np.arange(5), 4)
+    labels = np.full((20, 0), -1, np.int8)
+    out = []
+    for prefetch in (False, True):
+        sampler = get_sampler("s1").fit(segments, clip_index=clip)
+        table = SegmentTable(
+            segments,
+            clip,
+            labels,
+            sampler,
+            n_triplets=20,
+            batch_size=6,
+            labeled_ratio=None,
+            rng=np.random.default_rng(1),
+            feature_mean=None,
+            feature_std=None,
+            prefetch=prefetch,
+        )
+        out.append([b for b, _ in table.batches()])
+    assert len(out[0]) == len(out[1]) == 4
+    for a, b in zip(*out):
+        torch.testing.assert_close(a.x, b.x)
+        torch.testing.assert_close(a.anchor, b.anchor)
+        torch.testing.assert_close(a.valid, b.valid)

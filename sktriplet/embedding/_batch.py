@@ -8,6 +8,7 @@ on a negative that the loss does not use.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,6 +96,8 @@ class SegmentTable(Dataset):
         Draw the triplets once and reuse them (validation).
     pin_memory : bool, default=False
         Put batches in page-locked memory.
+    prefetch : bool, default=False
+        Assemble the next batch in a background thread (for GPU training).
     valid : SegmentTable or None, default=None
         Held-out table for a validation loss.
     """
@@ -114,6 +117,7 @@ class SegmentTable(Dataset):
         feature_std,
         fixed=False,
         pin_memory=False,
+        prefetch=False,
         valid=None,
     ):
         self.segments = segments
@@ -128,6 +132,7 @@ class SegmentTable(Dataset):
         self.feature_std = feature_std
         self.fixed = fixed
         self.pin_memory = pin_memory
+        self.prefetch = prefetch
         self.valid = valid
         self._triplets = None
 
@@ -178,8 +183,19 @@ class _EpochBatches:
         table = self.table
         triplets = table.draw()
         bs = table.batch_size
-        for start in range(0, len(triplets), bs):
-            yield table.make_batch(triplets[start : start + bs]), None
+        chunks = [triplets[s : s + bs] for s in range(0, len(triplets), bs)]
+        if not table.prefetch or len(chunks) < 2:
+            for chunk in chunks:
+                yield table.make_batch(chunk), None
+            return
+        # Build the next batch on the CPU while the device trains on this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(table.make_batch, chunks[0])
+            for chunk in chunks[1:]:
+                batch = future.result()
+                future = pool.submit(table.make_batch, chunk)
+                yield batch, None
+            yield future.result(), None
 
 
 def make_batch(

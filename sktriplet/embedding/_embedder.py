@@ -419,6 +419,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 feature_std=self.feature_std_,
                 fixed=fixed,
                 pin_memory=on_cuda,
+                prefetch=on_cuda,
                 valid=valid,
             )
 
