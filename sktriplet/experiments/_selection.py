@@ -1,0 +1,53 @@
+"""Model selection on a held-out subset, as in the paper (best epoch on ``test``)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from skorch.callbacks import Callback
+
+from ..metrics import macro_f1_score
+
+
+class BestEpochOnHeldOut(Callback):
+    """Keep the tagger weights of the epoch with the best held-out macro-F1.
+
+    After every epoch the clip probabilities of ``X`` are thresholded at
+    ``threshold`` and scored against ``y`` with :func:`macro_f1_score`; at the end
+    of training the best epoch's weights are restored. The score is logged to the
+    history as ``heldout_f1``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_clips, n_frames, n_features)
+        Held-out features (the paper selects on DCASE's ``test`` subset).
+    y : ndarray of shape (n_clips, n_classes)
+        Held-out multi-label indicator.
+    threshold : float, default=0.5
+        Decision threshold on the clip probabilities.
+    """
+
+    def __init__(self, X, y, threshold=0.5):
+        self.X = X
+        self.y = y
+        self.threshold = threshold
+
+    def initialize(self):
+        self.best_score_ = -np.inf
+        self.best_state_ = None
+        self.best_epoch_ = 0
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        proba = net.predict_proba(self.X)
+        score = macro_f1_score(self.y, (proba >= self.threshold).astype(int))
+        net.history.record("heldout_f1", score)
+        if score > self.best_score_:
+            self.best_score_ = score
+            self.best_epoch_ = len(net.history)
+            self.best_state_ = copy.deepcopy(net.module_.state_dict())
+
+    def on_train_end(self, net, **kwargs):
+        if self.best_state_ is not None:
+            net.module_.load_state_dict(self.best_state_)

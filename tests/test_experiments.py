@@ -1,0 +1,202 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from sktriplet.cli import main
+from sktriplet.experiments import (
+    ExperimentData,
+    ReproduceConfig,
+    check_layout,
+    mean_ci95,
+    plan_cells,
+    reproduce,
+)
+from sktriplet.experiments import _reproduce as reproduce_module
+from sktriplet.experiments._report import table2_markdown, table3_markdown
+from sktriplet.experiments._results import ResultsStore, check_config
+from sktriplet.experiments._runner import pool_frames
+
+TINY = {
+    "strategies": ("s1", "s2"),
+    "extras": False,
+    "embedder_epochs": 1,
+    "tagger_epochs": 1,
+    "scale": 0.0005,
+    "labeled_shares": (1.0, 0.75),
+    "tsne": True,
+    "batch_size": 8,
+}
+
+
+def test_plan_cells_tables_and_keys():
+    cfg = ReproduceConfig(repeats=2)
+    cells = plan_cells(cfg)
+    t2 = [c for c in cells if c.table == "2"]
+    t3 = [c for c in cells if c.table == "3"]
+    # 2 baselines + 5 strategies x 3 counts + 3 extras at the middle count
+    assert len(t2) == 2 + 15 + 3
+    assert {c.n_triplets for c in t2 if c.method == "s1"} == {316, 858, 1599}
+    assert len(t3) == 2 * 4 * 2
+    assert {c.seed for c in t3} == {0, 1}
+    keys = [c.key for c in cells]
+    assert len(set(keys)) == len(keys)
+    assert plan_cells(ReproduceConfig(tables=("3",), repeats=1))[0].table == "3"
+
+
+def test_pool_frames():
+    Z = np.arange(2 * 25 * 3, dtype=float).reshape(2, 25, 3)
+    P = pool_frames(Z, 10)
+    assert P.shape == (2, 2, 3)
+    np.testing.assert_allclose(P[1, 1], Z[1, 10:20].mean(axis=0))
+    assert pool_frames(Z, 1) is Z
+
+
+def test_mean_ci95():
+    mean, ci = mean_ci95([1.0, 2.0, 3.0])
+    assert mean == pytest.approx(2.0) and ci == pytest.approx(2.4841, rel=1e-3)
+    assert np.isnan(mean_ci95([4.0])[1])
+
+
+def test_results_store_is_atomic_and_reloads(tmp_path):
+    store = ResultsStore(tmp_path / "results.csv", ["a", "b"])
+    store.add(
+        {"key": "k1", "table": "2", "method": "s1", "macro_f1": 10.0, "f1_a": 1.0}
+    )
+    store.add({"key": "k2", "table": "2", "method": "s2", "macro_f1": 20.0})
+    again = ResultsStore(tmp_path / "results.csv", ["a", "b"])
+    assert "k1" in again and len(again) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+    with pytest.raises(ValueError, match="Unknown result columns"):
+        store.add({"key": "k3", "nope": 1})
+
+
+def test_check_config_refuses_mixing(tmp_path):
+    check_config(tmp_path, {"scale": 0.01}, force=False)
+    (tmp_path / "results.csv").write_text("key\n")
+    check_config(tmp_path, {"scale": 0.01}, force=False)  # same: fine
+    with pytest.raises(ValueError, match="another configuration.*--force"):
+        check_config(tmp_path, {"scale": 0.02}, force=False)
+    check_config(tmp_path, {"scale": 0.02}, force=True)
+    assert not (tmp_path / "results.csv").exists()
+    assert json.loads((tmp_path / "config.json").read_text()) == {"scale": 0.02}
+
+
+def test_check_layout_names_what_is_missing(dcase_root):
+    assert check_layout(dcase_root).name == "dataset"
+    (dcase_root / "dataset/metadata/test/test.csv").unlink()
+    with pytest.raises(ValueError, match=r"not a DCASE 2018 Task 4 layout.*test\.csv"):
+        check_layout(dcase_root)
+
+
+def test_tables_markdown():
+    rows = [
+        {"table": "2", "method": "crnn", "n_triplets": "", "macro_f1": "40.5"},
+        {"table": "2", "method": "s2", "n_triplets": "10", "macro_f1": "45.25"},
+        {"table": "3", "method": "s2", "labeled_share": "0.5", "macro_f1": "30"},
+        {"table": "3", "method": "s2", "labeled_share": "0.5", "macro_f1": "34"},
+    ]
+    t2 = table2_markdown(rows, (31560, 85780), (10, 20))
+    assert "| CRNN baseline | 40.50 |" in t2 and "49.61" in t2
+    assert "| S2 semi-supervised (transforms) |  | 45.25 |  | 54.57 (best) |" in t2
+    t3 = table3_markdown(rows)
+    assert "| 50 / 50 | 32.00 ± 25.41 (2) | – |" in t3
+
+
+def test_reproduce_end_to_end_resumes_and_refuses_mixing(dcase_root, tmp_path):
+    out = tmp_path / "out"
+    written = reproduce(
+        dcase_root, out, repeats=2, cache_dir=tmp_path / "cache", verbose=0, **TINY
+    )
+    assert set(written) == {"table2.md", "table3.md"}
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # 2 baselines + 2 strategies x 3 counts; 2 strategies x 2 shares x 2 repeats
+    assert len(rows) == 8 + 8
+    assert {"macro_f1", "fit_seconds", "device", "f1_Speech"} <= set(rows[0])
+    for name in (
+        "table2.md",
+        "table3.md",
+        "f1_vs_triplets.png",
+        "f1_vs_labeled_share.png",
+        "tsne.png",
+    ):
+        assert (out / name).stat().st_size > 0
+    assert sorted(p.name for p in (out / "embeddings").iterdir()) == [
+        "s1.npz",
+        "s2.npz",
+    ]
+    # a re-run finds every cell done and trains nothing
+    calls = []
+    real = reproduce_module.run_cell
+    reproduce_module.run_cell = lambda *a: calls.append(a) or real(*a)
+    try:
+        reproduce(
+            dcase_root, out, repeats=2, cache_dir=tmp_path / "cache", verbose=0, **TINY
+        )
+    finally:
+        reproduce_module.run_cell = real
+    assert calls == []
+    with pytest.raises(ValueError, match="another configuration"):
+        reproduce(
+            dcase_root,
+            out,
+            cache_dir=tmp_path / "cache",
+            verbose=0,
+            **{**TINY, "tagger_epochs": 2},
+        )
+
+
+def test_interrupt_leaves_valid_results(dcase_root, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real = reproduce_module.run_cell
+    done = []
+
+    def interrupted(cell, data, config):
+        if len(done) == 2:
+            raise KeyboardInterrupt
+        done.append(cell.key)
+        return real(cell, data, config)
+
+    monkeypatch.setattr(reproduce_module, "run_cell", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(
+            dcase_root, out, tables="2", cache_dir=tmp_path / "cache", verbose=0, **TINY
+        )
+    with open(out / "results.csv", newline="") as f:
+        assert [r["key"] for r in csv.DictReader(f)] == done
+    assert (out / "table2.md").exists()
+    assert not list(out.glob(".*partial*"))
+
+
+def test_reproduce_bad_arguments(dcase_root, tmp_path):
+    with pytest.raises(ValueError, match="tables"):
+        reproduce(dcase_root, tmp_path, tables=("4",))
+    with pytest.raises(ValueError, match="scale"):
+        reproduce(dcase_root, tmp_path, scale=0)
+    with pytest.raises(ValueError, match="repeats"):
+        reproduce(dcase_root, tmp_path, repeats=0)
+    with pytest.raises(TypeError, match="Unknown reproduce settings"):
+        reproduce(dcase_root, tmp_path, cache_dir=tmp_path / "c", verbose=0, bogus=1)
+
+
+def test_cli_reproduce_rejects_non_dcase_data(tmp_path, capsys):
+    assert (
+        main(["reproduce", "--data", str(tmp_path), "--out", str(tmp_path / "out")])
+        == 1
+    )
+    assert "not a DCASE 2018 Task 4 root" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_experiment_data_rows():
+    data = ExperimentData(
+        X=np.zeros((3, 1, 1)),
+        y=np.zeros((3, 2)),
+        subset=np.array(["weak", "eval", "weak"]),
+        classes=np.array(["a", "b"]),
+        root=None,
+    )
+    np.testing.assert_array_equal(data.rows("weak"), [0, 2])
+    assert data.describe() == {"eval": 1, "weak": 2}
