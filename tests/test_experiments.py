@@ -16,7 +16,6 @@ from sktriplet.experiments import (
 from sktriplet.experiments import _reproduce as reproduce_module
 from sktriplet.experiments._report import table2_markdown, table3_markdown
 from sktriplet.experiments._results import ResultsStore, check_config
-from sktriplet.experiments._runner import pool_frames
 
 TINY = {
     "strategies": ("s1", "s2"),
@@ -43,14 +42,6 @@ def test_plan_cells_tables_and_keys():
     keys = [c.key for c in cells]
     assert len(set(keys)) == len(keys)
     assert plan_cells(ReproduceConfig(tables=("3",), repeats=1))[0].table == "3"
-
-
-def test_pool_frames():
-    Z = np.arange(2 * 25 * 3, dtype=float).reshape(2, 25, 3)
-    P = pool_frames(Z, 10)
-    assert P.shape == (2, 2, 3)
-    np.testing.assert_allclose(P[1, 1], Z[1, 10:20].mean(axis=0))
-    assert pool_frames(Z, 1) is Z
 
 
 def test_mean_ci95():

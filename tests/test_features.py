@@ -168,3 +168,23 @@ def test_segment_bad_input():
         segment(X, n_frames=10, hop=0)
     with pytest.raises(ValueError, match="3-D"):
         segment(np.zeros((2, 3, 4, 5)))
+
+
+def test_frame_pooling():
+    from sktriplet.features import FramePooling
+
+    X = np.arange(2 * 25 * 3, dtype=np.float32).reshape(2, 25, 3)
+    P = FramePooling(10).fit_transform(X)
+    assert P.shape == (2, 2, 3) and P.dtype == np.float32
+    np.testing.assert_allclose(P[1, 1], X[1, 10:20].mean(axis=0))
+    np.testing.assert_array_equal(FramePooling(1).fit_transform(X), X)
+    flat = FramePooling(5, n_features=3).fit(X.reshape(2, -1))
+    np.testing.assert_array_equal(
+        flat.transform(X.reshape(2, -1)), FramePooling(5).fit_transform(X)
+    )
+    with pytest.raises(ValueError, match="fewer than size"):
+        FramePooling(30).fit(X).transform(X)
+    with pytest.raises(ValueError, match="values per frame"):
+        FramePooling(5).fit(X).transform(X[:, :, :2])
+    with pytest.raises(ValueError, match="size"):
+        FramePooling(0).fit(X)

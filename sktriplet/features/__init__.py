@@ -1,6 +1,7 @@
 """Log-mel features of audio clips and their cutting into segments."""
 
 from ._logmel import LogMelExtractor
+from ._pooling import FramePooling
 from ._segment import segment
 
-__all__ = ["LogMelExtractor", "segment"]
+__all__ = ["FramePooling", "LogMelExtractor", "segment"]
