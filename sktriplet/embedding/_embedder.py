@@ -95,10 +95,13 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     optimizer : torch optimizer class, default=torch.optim.Adam
         ``optimizer__<param>`` keyword arguments are passed to it.
     amp : bool or {"bf16", "fp16"}, default=False
-        Automatic mixed precision. ``True`` = bfloat16 on CPU (with
-        ``module__channels_last=True`` this is the fast CPU mode on processors with
-        native bfloat16; see ``benchmarks/bench_embedder.py``), bfloat16 or float16
-        on CUDA; float16 uses gradient scaling.
+        Automatic mixed precision. ``True`` = bfloat16 on CPU, bfloat16 (or float16
+        where bfloat16 is missing) on CUDA; float16 uses gradient scaling. On CPUs
+        with native bfloat16 (AVX512-BF16 / AMX) ``amp=True`` is the fast mode (3x
+        the fp32 triplets/s, 4.5x the inference speed on 2 cores); on CPUs without
+        it bfloat16 is emulated and much slower: leave it off there. See
+        ``benchmarks/bench_embedder.py`` and :func:`tune_cpu_allocator` (another
+        1.7x for CPU training).
     device : str, default="auto"
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``...
     callbacks : list of skorch callbacks or None, default=None
