@@ -429,3 +429,21 @@ def test_prefetched_batches_are_identical():
         torch.testing.assert_close(a.x, b.x)
         torch.testing.assert_close(a.anchor, b.anchor)
         torch.testing.assert_close(a.valid, b.valid)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "flatten"])
+def test_joint_classification_loss(pooling):
+    X, Y = make_data()
+    est = small(classification_weight=1.0, module__pooling=pooling).fit(X, Y)
+    head = est.net_.head_
+    assert head.out_features == 3
+    assert head.in_features == est.segment_dim_
+    opt_params = {id(p) for g in est.net_.optimizer_.param_groups for p in g["params"]}
+    assert id(head.weight) in opt_params
+    assert "train_class_loss" in est.history_[-1, "batches", 0]
+    assert est.transform(X).shape == (8, 40, 4)
+    est2 = pickle.loads(pickle.dumps(est))
+    torch.testing.assert_close(est2.net_.head_.weight, head.weight)
+    est2.partial_fit(X, Y)
+    with pytest.raises(ValueError, match="classification_weight"):
+        small(strategy="s1", classification_weight=1.0).fit(X)

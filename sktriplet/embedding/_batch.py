@@ -34,6 +34,9 @@ class TripletBatch:
         labelled anchor.
     n_real : int
         Number of distinct real segments (the mining candidates ``x[:n_real]``).
+    labels : torch.Tensor of shape (n_triplets, n_classes), float32
+        Label indicator of each anchor, all ``-1`` where the anchor is not treated
+        as labelled (for a joint classification loss).
     """
 
     x: torch.Tensor
@@ -42,6 +45,10 @@ class TripletBatch:
     negative: torch.Tensor
     valid: torch.Tensor
     n_real: int
+    labels: torch.Tensor
+
+    def _tensors(self):
+        return (self.x, self.anchor, self.positive, self.negative, self.valid)
 
     def __len__(self) -> int:
         return int(self.anchor.shape[0])
@@ -49,21 +56,17 @@ class TripletBatch:
     def to(self, device, non_blocking=False) -> TripletBatch:
         """Copy of the batch on ``device``."""
         return TripletBatch(
-            *(
-                t.to(device, non_blocking=non_blocking)
-                for t in (self.x, self.anchor, self.positive, self.negative, self.valid)
-            ),
+            *(t.to(device, non_blocking=non_blocking) for t in self._tensors()),
             n_real=self.n_real,
+            labels=self.labels.to(device, non_blocking=non_blocking),
         )
 
     def pin_memory(self) -> TripletBatch:
         """Copy of the batch in page-locked memory (fast host-to-GPU copies)."""
         return TripletBatch(
-            *(
-                t.pin_memory()
-                for t in (self.x, self.anchor, self.positive, self.negative, self.valid)
-            ),
+            *(t.pin_memory() for t in self._tensors()),
             n_real=self.n_real,
+            labels=self.labels.pin_memory(),
         )
 
 
@@ -250,5 +253,6 @@ def make_batch(
         torch.from_numpy(negative),
         valid,
         n_real,
+        torch.from_numpy(anchor_labels.astype(np.float32)),
     )
     return batch.pin_memory() if pin_memory else batch

@@ -82,6 +82,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         Share of triplets with a labelled anchor; None = the strategy's natural share.
     margin : float, default=1.0
         Margin of the triplet loss.
+    classification_weight : float, default=0.0
+        When positive, a linear classification head on the segment embeddings is
+        trained jointly: this weight times the binary cross-entropy of the labelled
+        anchors' clip labels is added to the triplet loss (needs labels; logged as
+        ``train_class_loss``).
     segment_frames : int, default=96
         Frames per training segment (96 frames of 10 ms = 0.96 s).
     n_mels : int, default=64
@@ -172,6 +177,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         "n_triplets": [Interval(Integral, 1, None, closed="left")],
         "labeled_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "margin": [Interval(Real, 0, None, closed="left")],
+        "classification_weight": [Interval(Real, 0, None, closed="left")],
         "segment_frames": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -194,6 +200,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         n_triplets=2048,
         labeled_ratio=None,
         margin=1.0,
+        classification_weight=0.0,
         segment_frames=96,
         n_mels=64,
         max_epochs=10,
@@ -213,6 +220,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.n_triplets = n_triplets
         self.labeled_ratio = labeled_ratio
         self.margin = margin
+        self.classification_weight = classification_weight
         self.segment_frames = segment_frames
         self.n_mels = n_mels
         self.max_epochs = max_epochs
@@ -379,6 +387,14 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             self.classes_ = classes
         sampler = self._make_sampler()
         self._check_labels(sampler, Y)
+        n_classes = 0 if Y is None else Y.shape[1]
+        if self.classification_weight > 0 and not (
+            Y is not None and n_classes and labeled_mask(Y).any()
+        ):
+            raise ValueError(
+                f"classification_weight={self.classification_weight} trains a "
+                "classification head on labelled clips, but y has no labelled row."
+            )
 
         Xs = self._standardize(X3)
         segments, clip_index, start_time = segment(Xs, n_frames=self.segment_frames)
@@ -452,7 +468,9 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(torch_seed)
             if reset:
-                self.net_ = self._make_net(device, amp_dtype, valid_table is not None)
+                self.net_ = self._make_net(
+                    device, amp_dtype, valid_table is not None, n_classes
+                )
                 self.net_.initialize()
             else:
                 self.net_.set_params(
@@ -470,7 +488,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.history_ = self.net_.history
         return self
 
-    def _make_net(self, device, amp_dtype, with_valid):
+    def _make_net(self, device, amp_dtype, with_valid, n_classes):
         callbacks = list(self.callbacks or [])
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
@@ -493,6 +511,9 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             callbacks=callbacks,
             device=device,
             amp_dtype=amp_dtype,
+            n_classes=n_classes,
+            classification_weight=self.classification_weight,
+            segment_frames=self.segment_frames,
             verbose=self.verbose,
             **kwargs,
         )

@@ -35,14 +35,43 @@ class TripletNet(NeuralNet):
         Must provide ``embed_segments(x)`` (one vector per segment).
     amp_dtype : torch.dtype or None, default=None
         Autocast dtype (``torch.bfloat16`` or ``torch.float16``); None = full precision.
+    n_classes : int, default=0
+        With ``classification_weight > 0``: classes of a linear head ``head_`` on the
+        segment embeddings, trained jointly with a binary cross-entropy on the
+        labelled anchors.
+    classification_weight : float, default=0.0
+        Weight of that classification loss added to the triplet loss.
+    segment_frames : int, default=None
+        Frames per segment (the head's input size with ``"flatten"`` pooling).
     **kwargs
         Any :class:`skorch.NeuralNet` parameter; ``criterion`` defaults to
         :class:`~sktriplet.nn.TripletLoss` (``criterion__margin`` is the margin).
     """
 
-    def __init__(self, module, *args, criterion=TripletLoss, amp_dtype=None, **kwargs):
+    def __init__(
+        self,
+        module,
+        *args,
+        criterion=TripletLoss,
+        amp_dtype=None,
+        n_classes=0,
+        classification_weight=0.0,
+        segment_frames=None,
+        **kwargs,
+    ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
         self.amp_dtype = amp_dtype
+        self.n_classes = n_classes
+        self.classification_weight = classification_weight
+        self.segment_frames = segment_frames
+
+    def initialize_module(self):
+        super().initialize_module()
+        if self.classification_weight > 0 and self.n_classes > 0:
+            m = self.module_
+            n_in = m.dim if m.pooling == "mean" else m.dim * self.segment_frames
+            self.head_ = torch.nn.Linear(n_in, self.n_classes).to(self.device)
+        return self
 
     @property
     def _default_callbacks(self):
@@ -109,6 +138,16 @@ class TripletNet(NeuralNet):
             )
         prefix = "train" if training else "valid"
         self.history.record_batch(f"{prefix}_active", float(active))
+        head = getattr(self, "head_", None)
+        if head is not None:
+            labels = batch.labels.to(device, non_blocking=True)
+            rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
+            if len(rows):
+                class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    head(emb[batch.anchor.to(device)[rows]]), labels[rows]
+                )
+                self.history.record_batch(f"{prefix}_class_loss", float(class_loss))
+                loss = loss + self.classification_weight * class_loss
         return loss
 
     def train_step(self, batch, **fit_params):
