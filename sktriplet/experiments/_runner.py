@@ -140,6 +140,7 @@ def _tagger(method: str, config: ReproduceConfig, seed: int, X_test, y_test):
     params = {
         "max_epochs": config.tagger_epochs,
         "batch_size": 16,
+        "class_weight": "balanced",
         "device": config.device,
         "random_state": seed,
         "callbacks": [BestEpochOnHeldOut(X_test, y_test)],
