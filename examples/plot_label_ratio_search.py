@@ -26,7 +26,7 @@ from sktriplet.datasets import load_domestic_soundscapes
 from sktriplet.features import FramePooling
 
 SIZES = {"n_labeled": 30, "n_unlabeled": 90, "n_test": 10, "n_eval": 10}
-N_TRIPLETS, TAG_EPOCHS, RATIOS = 128, 10, [0.25, 0.5, 0.75]
+N_TRIPLETS, TAG_EPOCHS, RATIOS = 128, 10, [0.25, 0.75]
 # sphinx_gallery_start_ignore
 import os  # noqa: E402
 
@@ -65,7 +65,7 @@ grid = [
     {"emb__strategy": ["s2", "s3"], "emb__labeled_ratio": RATIOS},
     {"emb__strategy": ["s1"]},
 ]
-search = GridSearchCV(pipe, grid, scoring=macro_f1_scorer, cv=LabeledKFold(3), n_jobs=2)
+search = GridSearchCV(pipe, grid, scoring=macro_f1_scorer, cv=LabeledKFold(2), n_jobs=2)
 search.fit(X, y)
 print("best:", search.best_params_, f"macro-F1 {search.best_score_:.3f}")
 

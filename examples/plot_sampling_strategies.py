@@ -26,7 +26,7 @@ from sktriplet.features import FramePooling
 from sktriplet.metrics import macro_f1_score
 
 SIZES = {"n_labeled": 40, "n_unlabeled": 200, "n_test": 20, "n_eval": 40}
-N_TRIPLETS, EMB_EPOCHS, TAG_EPOCHS = 256, 2, 20
+N_TRIPLETS, EMB_EPOCHS, TAG_EPOCHS = 256, 2, 15
 # sphinx_gallery_start_ignore
 import os  # noqa: E402
 

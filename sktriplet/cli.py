@@ -181,6 +181,19 @@ def _add_reproduce(sub):
         "--n-jobs", type=int, default=2, help="feature extraction threads (default 2)"
     )
     p.add_argument(
+        "--embedder-epochs",
+        type=int,
+        default=None,
+        help="epochs of each triplet embedder (default 2; 1 with --quick)",
+    )
+    p.add_argument(
+        "--tagger-epochs",
+        type=int,
+        default=None,
+        help="epochs of each tagger, the best on 'test' kept (default 15; 4 with "
+        "--quick)",
+    )
+    p.add_argument(
         "--frame-pool",
         type=int,
         default=10,
@@ -210,6 +223,14 @@ def _run_reproduce(args) -> int:
     from .experiments import reproduce
 
     tables = ("2", "3") if args.table == "all" else (args.table,)
+    epochs = {
+        name: value
+        for name, value in (
+            ("embedder_epochs", args.embedder_epochs),
+            ("tagger_epochs", args.tagger_epochs),
+        )
+        if value is not None
+    }
     reproduce(
         args.data,
         args.out,
@@ -223,6 +244,7 @@ def _run_reproduce(args) -> int:
         force=args.force,
         cache_dir=args.cache_dir,
         frame_pool=args.frame_pool,
+        **epochs,
     )
     print(f"results, tables and plots in {args.out}")
     return 0
