@@ -60,3 +60,21 @@ html_theme = "pydata_sphinx_theme"
 html_title = f"sktriplet {release}"
 html_static_path = []
 html_theme_options = {"navigation_with_keys": False}
+
+
+def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing setters and mixin methods.
+
+    Their docstrings point into scikit-learn's own documentation (glossary, labels)
+    and say nothing specific to sktriplet.
+    """
+    if name.endswith("_request") or name == "set_output":
+        return True
+    module = getattr(obj, "__module__", "") or ""
+    if name == "score" and module.startswith("sklearn"):
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)

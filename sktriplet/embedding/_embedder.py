@@ -551,7 +551,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        E : ndarray of shape (n_clips, n_frames, embedding_dim_)
+        E : ndarray of shape (n_clips, n_frames, embedding_dim)
             Embedding sequence, float32; flattened to
             ``(n_clips, n_frames * embedding_dim_)`` when ``X`` was 2-D.
         """
@@ -581,7 +581,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        S : ndarray of shape (n_segments, segment_dim_)
+        S : ndarray of shape (n_segments, segment_dim)
             Segment embeddings, clip by clip (the vectors the triplet loss compares).
         clip_index : ndarray of shape (n_segments,)
             Only with ``return_index=True``.

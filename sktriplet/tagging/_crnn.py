@@ -74,7 +74,7 @@ class CRNNTagger(BaseTagger):
         Columns of a 2-D ``X``, or values per frame of a 3-D ``X``, seen in fit.
     n_frame_features_ : int
         Mel bands per frame seen in fit.
-    feature_mean_, feature_std_ : ndarray of shape (n_frame_features_,) or None
+    feature_mean_, feature_std_ : ndarray of shape (n_frame_features,) or None
         Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str
         Column names of a DataFrame ``X``, when it had string column names.
