@@ -25,8 +25,8 @@ from sktriplet import (
 from sktriplet.datasets import load_domestic_soundscapes
 from sktriplet.features import FramePooling
 
-SIZES = {"n_labeled": 30, "n_unlabeled": 90, "n_test": 10, "n_eval": 10}
-N_TRIPLETS, TAG_EPOCHS, RATIOS = 128, 10, [0.25, 0.75]
+SIZES = {"n_labeled": 30, "n_unlabeled": 60, "n_test": 10, "n_eval": 10}
+N_TRIPLETS, TAG_EPOCHS, RATIOS = 96, 10, [0.25, 0.75]
 # sphinx_gallery_start_ignore
 import os  # noqa: E402
 
