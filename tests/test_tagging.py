@@ -342,6 +342,9 @@ def test_resolve_device():
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device"):
         resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device='cuda'.*not available"):
+            resolve_device("cuda")
 
 
 @pytest.mark.gpu

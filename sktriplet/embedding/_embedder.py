@@ -14,6 +14,7 @@ from skorch.callbacks import ProgressBar
 from ..features import segment
 from ..nn import ConvEmbedding
 from ..sampling import STRATEGIES, TripletSampler, get_sampler
+from ..utils._device import resolve_device
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
 from ..utils._validation import check_clip_array
@@ -24,24 +25,6 @@ from ._net import TripletNet, split_valid
 PREFIXES = ("module__", "optimizer__", "callbacks__", "sampler__")
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; check CUDA requests."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>'; got {device!r}."
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device={device!r} but CUDA is not available on this machine; use "
-            "device='cpu' or device='auto'."
-        )
-    return str(dev)
 
 
 def resolve_amp(amp, device: str):

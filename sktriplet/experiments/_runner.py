@@ -9,6 +9,7 @@ from pathlib import Path
 from ..features import FramePooling
 from ..metrics import classification_report, macro_f1_score
 from ..model_selection import mask_labels
+from ..utils._device import resolve_device
 from ._data import ExperimentData
 from ._paper import PAPER_LABELED_SHARES, PAPER_TRIPLET_COUNTS, STRATEGIES
 from ._selection import BestEpochOnHeldOut
@@ -174,7 +175,7 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     embedder = None
     if cell.method in BASELINES:
         Z_lab, Z_test, Z_eval = data.X[labeled], data.X[test], data.X[evaluation]
-        device = _device_name(config.device)
+        device = resolve_device(config.device)
     else:
         embedder = make_embedder(cell.method, cell.n_triplets, config, rng_seed)
         embedder.fit(data.X[train], y_train)
@@ -212,11 +213,3 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     }
     row.update({f"f1_{c}": round(100 * report[c]["f1-score"], 2) for c in data.classes})
     return row, embedder
-
-
-def _device_name(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device

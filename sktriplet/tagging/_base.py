@@ -34,24 +34,12 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from torch import nn
 
+from ..utils._device import resolve_device
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
 from ..utils._validation import check_clip_array
 
 _EPS = 1e-7
-
-
-def resolve_device(device):
-    """``"auto"`` -> ``"cuda"`` when available, else ``"cpu"``; validate others."""
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(
-            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got {device!r}."
-        ) from None
-    return device
 
 
 def compute_class_weight_vector(class_weight, Y, classes, is_1d):
