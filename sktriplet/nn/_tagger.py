@@ -53,6 +53,24 @@ class _FramePooledTagger(nn.Module):
     def frame_logits(self, x):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _init_recurrent_head(self, n_in, n_classes, hidden_size, num_layers, dropout):
+        """The shared head: a bidirectional GRU, dropout, a dense layer per frame."""
+        self.gru = nn.GRU(
+            int(n_in),
+            int(hidden_size),
+            num_layers=int(num_layers),
+            batch_first=True,
+            bidirectional=True,
+            dropout=float(dropout) if num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(float(dropout))
+        self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
+
+    def _recurrent_logits(self, h):
+        """Frame logits of frame features ``h`` ``(batch, T, n_in)``."""
+        h, _ = self.gru(h)
+        return self.dense(self.dropout(h))
+
     def frame_probabilities(self, x):
         """Frame probabilities ``(batch, n_frames, n_classes)``."""
         logits = self.frame_logits(x)
@@ -106,21 +124,13 @@ class BiGRUTagger(_FramePooledTagger):
     ):
         super().__init__()
         self.activation = _check_activation(activation)
-        self.gru = nn.GRU(
-            int(n_features),
-            int(hidden_size),
-            num_layers=int(num_layers),
-            batch_first=True,
-            bidirectional=True,
-            dropout=float(dropout) if num_layers > 1 else 0.0,
+        self._init_recurrent_head(
+            n_features, n_classes, hidden_size, num_layers, dropout
         )
-        self.dropout = nn.Dropout(float(dropout))
-        self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
 
     def frame_logits(self, x):
         """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, F)``."""
-        h, _ = self.gru(x)
-        return self.dense(self.dropout(h))
+        return self._recurrent_logits(x)
 
 
 class CRNN(_FramePooledTagger):
@@ -188,21 +198,13 @@ class CRNN(_FramePooledTagger):
             ]
             in_ch, width = int(n_filters), width // k
         self.cnn = nn.Sequential(*blocks)
-        self.gru = nn.GRU(
-            in_ch * width,
-            int(hidden_size),
-            num_layers=int(num_layers),
-            batch_first=True,
-            bidirectional=True,
-            dropout=float(dropout) if num_layers > 1 else 0.0,
+        self._init_recurrent_head(
+            in_ch * width, n_classes, hidden_size, num_layers, dropout
         )
-        self.dropout = nn.Dropout(float(dropout))
-        self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
 
     def frame_logits(self, x):
         """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, M)``."""
         h = self.cnn(x.unsqueeze(1))  # (B, C, T, W)
         b, c, t, w = h.shape
         h = h.permute(0, 2, 1, 3).reshape(b, t, c * w)
-        h, _ = self.gru(h)
-        return self.dense(self.dropout(h))
+        return self._recurrent_logits(h)
