@@ -201,6 +201,25 @@ def test_determinism_same_random_state():
     assert not np.array_equal(a, c)
 
 
+def test_determinism_s3_remedies_with_unset_rule_seed():
+    # NearestPositive's own random_state stays None: the embedder seeds it
+    X, Y = make_data()
+    params = {
+        "strategy": "s3",
+        "sampler__unlabeled__positive__n_neighbors": 2,
+        "sampler__unlabeled__positive__farther_than_transform": True,
+        "device": "cpu",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        a = small(**params).fit(X, Y)
+        b = small(**params).fit(X, Y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    # the user's parameters are not changed
+    assert a.get_params()["strategy"] == "s3"
+    assert "sampler__unlabeled__positive__random_state" not in a.get_params()
+
+
 def test_fit_leaves_global_torch_rng_alone():
     X, Y = make_data()
     torch.manual_seed(123)

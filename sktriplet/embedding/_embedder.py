@@ -14,6 +14,7 @@ from skorch.callbacks import ProgressBar
 from ..features import segment
 from ..nn import ConvEmbedding
 from ..sampling import STRATEGIES, TripletSampler, get_sampler
+from ..sampling._base import fill_random_states
 from ..utils._device import resolve_device
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
@@ -104,7 +105,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         Per-epoch log table and progress bar when positive.
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, the triplets and dropout (identical embeddings on CPU for
-        an int).
+        an int). It also seeds the sampler's rules whose own ``random_state`` is
+        left at ``None`` (e.g. the S3 nearest-positive remedies).
     **kwargs
         ``module__<param>`` for :class:`~sktriplet.nn.ConvEmbedding` (``n_filters``,
         ``n_blocks``, ``pool_freq``, ``dropout``, ``pooling``, ``channels_last``),
@@ -400,6 +402,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         def table(idx, fixed, valid=None):
             sampler_i = sampler if not fixed else self._make_sampler()
+            if self.random_state is not None:
+                fill_random_states(sampler_i, base_seed)
             sampler_i.fit(
                 segments[idx],
                 seg_labels[idx],

@@ -19,6 +19,25 @@ from ._triplets import Triplets
 N_REJECTION_ROUNDS = 8
 
 
+def fill_random_states(estimator, seed: int) -> None:
+    """Seed every ``random_state`` parameter of ``estimator`` that is ``None``.
+
+    Nested rules (for example ``NearestPositive`` inside a ``RuleSampler``) draw at
+    fit time with their own ``random_state``; an owner with a fixed seed fills the
+    unset ones from it so that its fit is reproducible. Parameters the user set are
+    kept. Seeds are derived from ``seed`` and the parameter's name, so they do not
+    depend on the order of the parameters.
+    """
+    unset = {
+        name: int(np.random.default_rng([seed, *name.encode()]).integers(2**31 - 1))
+        for name, value in estimator.get_params(deep=True).items()
+        if (name == "random_state" or name.endswith("__random_state"))
+        and value is None
+    }
+    if unset:
+        estimator.set_params(**unset)
+
+
 def as_generator(random_state) -> np.random.Generator:
     """A numpy ``Generator`` from an int, ``RandomState``, ``Generator`` or None."""
     if isinstance(random_state, np.random.Generator):
