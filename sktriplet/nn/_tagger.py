@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._embedding import ConvEmbedding
+
 __all__ = ["BiGRUTagger", "CRNN", "clip_pooling"]
 
 _ACTIVATIONS = ("sigmoid", "softmax")
@@ -138,8 +140,10 @@ class CRNN(_FramePooledTagger):
 
     ``n_conv`` blocks of (3x3 convolution with ``n_filters`` channels, batch norm,
     ReLU, max pooling of ``pool_freq`` along frequency only, so the frame rate is
-    kept), then a BiGRU and a dense layer on every frame. Pooling never shrinks the
-    frequency axis below one bin, so small inputs work too.
+    kept), then a BiGRU and a dense layer on every frame. The convolutional front end
+    is a :class:`~sktriplet.nn.ConvEmbedding` (attribute ``cnn``), the same blocks as
+    the triplet embedding; pooling rounds up, so small inputs keep at least one
+    frequency bin.
 
     Parameters
     ----------
@@ -185,26 +189,19 @@ class CRNN(_FramePooledTagger):
     ):
         super().__init__()
         self.activation = _check_activation(activation)
-        blocks = []
-        in_ch, width = 1, int(n_mels)
-        for _ in range(int(n_conv)):
-            k = max(1, min(int(pool_freq), width))
-            blocks += [
-                nn.Conv2d(in_ch, int(n_filters), kernel_size=3, padding=1),
-                nn.BatchNorm2d(int(n_filters)),
-                nn.ReLU(),
-                nn.MaxPool2d(kernel_size=(1, k)),
-                nn.Dropout(float(dropout)),
-            ]
-            in_ch, width = int(n_filters), width // k
-        self.cnn = nn.Sequential(*blocks)
+        # The front end is the embedding CNN itself, so the baseline and the
+        # triplet embeddings share one definition of the paper's three blocks.
+        self.cnn = ConvEmbedding(
+            n_mels=int(n_mels),
+            n_filters=int(n_filters),
+            n_blocks=int(n_conv),
+            pool_freq=int(pool_freq),
+            dropout=float(dropout),
+        )
         self._init_recurrent_head(
-            in_ch * width, n_classes, hidden_size, num_layers, dropout
+            self.cnn.dim, n_classes, hidden_size, num_layers, dropout
         )
 
     def frame_logits(self, x):
         """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, M)``."""
-        h = self.cnn(x.unsqueeze(1))  # (B, C, T, W)
-        b, c, t, w = h.shape
-        h = h.permute(0, 2, 1, 3).reshape(b, t, c * w)
-        return self._recurrent_logits(h)
+        return self._recurrent_logits(self.cnn(x))
