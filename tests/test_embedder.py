@@ -453,7 +453,10 @@ def test_prefetched_batches_are_identical():
 @pytest.mark.parametrize("pooling", ["mean", "flatten"])
 def test_joint_classification_loss(pooling):
     X, Y = make_data()
-    est = small(classification_weight=1.0, module__pooling=pooling).fit(X, Y)
+    with warnings.catch_warnings():
+        # logging the class loss must not convert a tensor that requires grad
+        warnings.filterwarnings("error", message=".*requires_grad=True")
+        est = small(classification_weight=1.0, module__pooling=pooling).fit(X, Y)
     head = est.net_.head_
     assert head.out_features == 3
     assert head.in_features == est.segment_dim_

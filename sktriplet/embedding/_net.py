@@ -146,7 +146,9 @@ class TripletNet(NeuralNet):
                 class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
                     head(emb[batch.anchor.to(device)[rows]]), labels[rows]
                 )
-                self.history.record_batch(f"{prefix}_class_loss", float(class_loss))
+                self.history.record_batch(
+                    f"{prefix}_class_loss", float(class_loss.detach())
+                )
                 loss = loss + self.classification_weight * class_loss
         return loss
 
