@@ -79,14 +79,15 @@ def load(size):
     subset = np.asarray(data.subset)
     train = np.flatnonzero(np.isin(subset, ["weak", "unlabel_in_domain"]))
     evaluation = np.flatnonzero(subset == "eval")
-    y = np.asarray(data.y).copy()
-    return data.X, y, train, evaluation
+    return data.X, np.asarray(data.y), train, evaluation
 
 
-def tagger(args, seed):
-    from sktriplet.tagging import SequenceTagger
+def tagger(arm, args, seed):
+    """The tagger of every arm, with the same settings (the CRNN for ``crnn``)."""
+    from sktriplet.tagging import CRNNTagger, SequenceTagger
 
-    return SequenceTagger(
+    cls = CRNNTagger if arm == "crnn" else SequenceTagger
+    return cls(
         class_weight="balanced",
         batch_size=16,
         max_epochs=args.tagger_epochs,
@@ -100,33 +101,22 @@ def build(arm, args, seed):
 
     from sktriplet.embedding import TripletEmbedder
     from sktriplet.features import FramePooling
-    from sktriplet.tagging import CRNNTagger
 
-    pool = ("pool", FramePooling(args.frame_pool))
-    if arm == "logmel":
-        return Pipeline([pool, ("clf", tagger(args, seed))])
-    if arm == "crnn":
-        crnn = CRNNTagger(
-            class_weight="balanced",
-            batch_size=16,
-            max_epochs=args.tagger_epochs,
-            device="cpu",
-            random_state=seed,
-        )
-        return Pipeline([pool, ("clf", crnn)])
-    fast = arm.startswith("fast:")
+    steps = [("pool", FramePooling(args.frame_pool)), ("clf", tagger(arm, args, seed))]
+    if arm in ("logmel", "crnn"):
+        return Pipeline(steps)
     embedder = TripletEmbedder(
         strategy=arm.removeprefix("fast:"),
         n_triplets=args.n_triplets,
         max_epochs=args.embedder_epochs,
-        amp=fast,
+        amp=arm.startswith("fast:"),
         device="cpu",
         random_state=seed,
     )
-    return Pipeline([("emb", embedder), pool, ("clf", tagger(args, seed))])
+    return Pipeline([("emb", embedder), *steps])
 
 
-def run_one(arm, seed, args):
+def run_one(arm, seed, args, X_train, y_train, X_eval, y_eval):
     import warnings
 
     import torch
@@ -134,19 +124,19 @@ def run_one(arm, seed, args):
     from sktriplet.metrics import macro_f1_score
 
     torch.set_num_threads(1)
-    X, y, train, evaluation = load(args.size)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model = build(arm, args, seed).fit(X[train], y[train])
-        score = macro_f1_score(y[evaluation], model.predict(X[evaluation]))
+        model = build(arm, args, seed).fit(X_train, y_train)
+        score = macro_f1_score(y_eval, model.predict(X_eval))
     return arm, seed, float(score), time.perf_counter() - start
 
 
 def chance_levels(y, train, evaluation, n_draws=20):
     from sktriplet.metrics import macro_f1_score
+    from sktriplet.utils._labels import labeled_mask
 
-    labeled = train[(y[train] >= 0).all(axis=1)]
+    labeled = train[labeled_mask(y[train])]
     prior = y[labeled].mean(axis=0)
     rng = np.random.default_rng(0)
     draws = [
@@ -167,10 +157,12 @@ def measure(arms, args):
     arm to its per-seed macro-F1 and fit seconds, and each chance level to its
     macro-F1.
     """
-    X, y, train, evaluation = load(args.size)  # generate once, before the workers
+    X, y, train, evaluation = load(args.size)
+    # loaded once here; joblib memory-maps the big arrays for the workers
+    data = (X[train], y[train], X[evaluation], y[evaluation])
     jobs = [(arm, seed) for seed in range(args.seeds) for arm in arms]
     results = Parallel(n_jobs=args.jobs)(
-        delayed(run_one)(arm, seed, args) for arm, seed in jobs
+        delayed(run_one)(arm, seed, args, *data) for arm, seed in jobs
     )
     scores = {arm: [] for arm in arms}
     seconds = {arm: [] for arm in arms}
