@@ -9,7 +9,7 @@ import torch
 from sklearn.base import clone
 from skorch.callbacks import Callback, EarlyStopping
 
-from sktriplet.embedding import TripletEmbedder, TripletNet, tune_cpu_allocator
+from sktriplet.embedding import TripletEmbedder, TripletNet
 from sktriplet.embedding._batch import make_batch
 from sktriplet.nn import ConvEmbedding
 from sktriplet.sampling import (
@@ -18,6 +18,7 @@ from sktriplet.sampling import (
     TransformPositive,
     Triplets,
 )
+from sktriplet.utils import _allocator
 
 N_MELS = 16
 
@@ -369,10 +370,25 @@ def test_divergence_raises():
         small(callbacks=[Poison()]).fit(X, Y)
 
 
-def test_tune_cpu_allocator():
-    assert isinstance(tune_cpu_allocator(), bool)
-    with pytest.raises(ValueError, match="trim_threshold"):
-        tune_cpu_allocator(-1)
+def test_tune_allocator_changes_speed_not_results():
+    X, Y = make_data()
+    tuned = small(tune_allocator=True).fit(X, Y)
+    assert _allocator._state["depth"] == 0  # the block ended with fit
+    untuned = small(tune_allocator=False).fit(X, Y)
+    np.testing.assert_array_equal(tuned.transform(X), untuned.transform(X))
+    assert _allocator._state["depth"] == 0
+    with pytest.raises(ValueError, match="tune_allocator"):
+        small(tune_allocator="yes").fit(X, Y)
+
+
+def test_unpickle_model_from_before_tune_allocator():
+    X, Y = make_data()
+    est = small(max_epochs=1).fit(X, Y)
+    expected = est.transform(X)
+    del est.tune_allocator  # as pickled by a version without the parameter
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.get_params()["tune_allocator"] is True
+    np.testing.assert_array_equal(loaded.transform(X), expected)
 
 
 # -- GPU -----------------------------------------------------------------------
