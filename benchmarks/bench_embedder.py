@@ -9,33 +9,42 @@ are printed side by side:
   memory format, fp32, Adam, batch 64;
 * ``plain+malloc``: the same after :func:`sktriplet.embedding.tune_cpu_allocator`;
 * ``fit``: ``TripletEmbedder.fit`` with its default settings (strategy ``"s2"``,
-  fp32, ``channels_last`` convolutions);
-* ``fit+malloc``: the same after :func:`sktriplet.embedding.tune_cpu_allocator`;
-* ``fast``: plus ``amp=True`` (bf16 autocast), the opt-in fast mode.
+  fp32, ``channels_last`` convolutions, ``tune_allocator=True``: glibc tuned as by
+  ``tune_cpu_allocator`` for the duration of ``fit`` and ``transform``);
+* ``fit-untuned``: the same with ``tune_allocator=False``;
+* ``fast``: the defaults plus ``amp=True`` (bf16 autocast), the opt-in fast mode.
 
 The data mimic DCASE 2018 Task 4's proportions: 10% of the clips labelled
 (``--labeled``), the rest unlabelled.
 
 Triplets/s is measured on the last epoch (the first one warms up), inference as
-``transform_segments`` segments/s, peak memory as the process's peak resident size.
+``transform_segments`` segments/s on the clips repeated 4 times (median of 3 calls),
+peak memory as the process's peak resident size.
 
 ``--pooling`` instead compares the two segment poolings of ``ConvEmbedding``
 (``flatten``/``mean``) by the downstream clip-tagging macro-F1 of the learnt frame
 embeddings on synthetic multi-label data.
 
 Measured (defaults: 40 clips, 256 triplets/epoch, batch 64), triplets/s (x plain),
-inference segments/s::
+inference segments/s. AMD: this version, medians of 3 runs (``fast``: 1 run). Xeon
+and H100: an earlier version whose ``fit`` did not tune the allocator; its rows
+``fit`` and ``fit-untuned`` here are that version's ``fit`` after a process-wide
+``tune_cpu_allocator()`` and its plain ``fit``::
 
-    config        Xeon (AMX), 2 pinned cores  AMD EPYC Zen 3, 2 cores  H100, batch 64
-    plain         30 (1.0)                    25 (1.0)                 3750 (1.0)
-    plain+malloc  43 (1.4)                    45 (1.8)
-    fit           55 (1.8), 293 seg/s         54 (2.1), 293 seg/s      5690 (1.5)
-    fit+malloc    94 (3.1), 649 seg/s         35 (1.4)*, 331 seg/s
-    fast          165 (5.4), 1332 seg/s       5 (0.2), 46 seg/s        7290 (1.9)
+    config        AMD EPYC Zen 3, 2 cores  Xeon (AMX), 2 pinned cores  H100, batch 64
+    plain         26 (1.0)                 30 (1.0)                    3750 (1.0)
+    plain+malloc  38 (1.5)                 43 (1.4)
+    fit           66 (2.6), 487 seg/s      94 (3.1), 649 seg/s         5690 (1.5)
+    fit-untuned   40 (1.5), 325 seg/s      55 (1.8), 293 seg/s
+    fast          7.5 (0.3), 49 seg/s      165 (5.4), 1332 seg/s       7290 (1.9)
 
-(*: shared machine, noisy.) bf16 autocast only pays on CPUs with native bfloat16
-(AVX512-BF16 / AMX); without it (Zen 3) it is emulated and 10x slower. On the H100
-with batch 256 the plain loop and ``fit`` are level (8160 and 8480 triplets/s): batch
+Peak resident memory on the AMD machine: plain 1.8 GB, ``fit`` 3.0 GB (the tuned
+allocator keeps freed buffers), ``fit-untuned`` 1.4 GB.
+
+bf16 autocast only pays on CPUs with native bfloat16 (AVX512-BF16 / AMX); without it
+(Zen 3) it is emulated and about 9x slower. In fp32 the CNN costs about 150 MFLOP per
+segment, so 1,000 segments/s would take the peak of two AVX2 cores. On the H100 with
+batch 256 the plain loop and ``fit`` are level (8160 and 8480 triplets/s): batch
 assembly on the CPU, not the GPU (43% busy), is then the limit.
 
 Usage::
@@ -61,8 +70,8 @@ CONFIGS = {
     "plain": {},
     "plain+malloc": {"malloc": True},
     "fit": {},
-    "fit+malloc": {"malloc": True},
-    "fast": {"malloc": True, "amp": True},
+    "fit-untuned": {"tune_allocator": False},
+    "fast": {"amp": True},
 }
 
 
@@ -145,9 +154,13 @@ def run_fit(X, Y, n_triplets, batch_size, device, params):
     est.fit(X, Y)
     out = {"triplets_per_s": n_triplets / est.history_[-1, "dur"]}
     est.transform_segments(X[:4])  # warm-up
-    t = time.perf_counter()
-    S = est.transform_segments(X)
-    out["infer_segments_per_s"] = len(S) / (time.perf_counter() - t)
+    X_infer = np.concatenate([X] * 4)  # 40 clips: 1,600 segments
+    speeds = []
+    for _ in range(3):
+        t = time.perf_counter()
+        S = est.transform_segments(X_infer)
+        speeds.append(len(S) / (time.perf_counter() - t))
+    out["infer_segments_per_s"] = float(np.median(speeds))
     out["train_loss"] = est.history_[-1, "train_loss"]
     return out
 
@@ -281,7 +294,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=2)
     args = p.parse_args(argv)
     if args.quick:
-        args.n_clips, args.n_triplets = 8, 64
+        # 4 labelled clips of 8, so that label negatives exist
+        args.n_clips, args.n_triplets, args.labeled = 8, 64, 0.5
     if args.child:
         args.config = args.child
         child(args)
