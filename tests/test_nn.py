@@ -68,6 +68,33 @@ def test_conv_embedding_channels_last_same_output():
     torch.testing.assert_close(a(x), b(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("channels_last", [True, False])
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_conv_embedding_eval_folds_batchnorm_exactly(channels_last, dropout):
+    torch.manual_seed(0)
+    net = ConvEmbedding(
+        n_mels=32, n_filters=8, dropout=dropout, channels_last=channels_last
+    )
+    for _ in range(3):  # running statistics away from their initial values
+        net(3 * torch.randn(4, 20, 32) + 1)
+    net.eval()
+    x = torch.randn(3, 20, 32)
+    h = x.unsqueeze(1)
+    if channels_last:
+        h = h.contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        reference = net.blocks(h)  # Conv, BatchNorm, ReLU, MaxPool one by one
+        reference = reference.permute(0, 2, 1, 3).reshape(3, 20, -1)
+        torch.testing.assert_close(net(x), reference, rtol=1e-5, atol=1e-5)
+    # gradients still flow to the BatchNorm parameters through the folded weights
+    net(x).sum().backward()
+    assert net.blocks[1].weight.grad is not None
+    # training mode normalizes with the batch statistics, unfolded
+    net.train()
+    with torch.no_grad():
+        assert not torch.allclose(net(x), reference, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -108,7 +135,7 @@ def test_triplet_loss_hinge_and_gradients():
     n = torch.tensor([[5.0, 0.0, 0.0], [0.0, 0.5, 0.0]])
     losses = triplet_loss(a, p, n, 1.0, "none")
     assert losses[0] == 0  # easy triplet: inactive
-    assert float(losses[1]) == pytest.approx(9.0 - 0.25 + 1.0)
+    assert float(losses[1].detach()) == pytest.approx(9.0 - 0.25 + 1.0)
     losses.sum().backward()
     assert torch.all(a.grad[0] == 0)
 

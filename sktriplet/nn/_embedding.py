@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 POOLINGS = ("flatten", "mean")
@@ -110,6 +111,7 @@ class ConvEmbedding(nn.Module):
                 layers.append(nn.Dropout(dropout))
             in_channels = n_filters
         self.blocks = nn.Sequential(*layers)
+        self._block_size = 5 if dropout > 0 else 4
         self.dim = n_filters * _pooled_size(n_mels, pool_freq, n_blocks)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
@@ -124,8 +126,28 @@ class ConvEmbedding(nn.Module):
         h = x.unsqueeze(1)  # (B, 1, T, M)
         if self.channels_last:
             h = h.contiguous(memory_format=torch.channels_last)
-        h = self.blocks(h)  # (B, C, T, F)
+        h = self.blocks(h) if self.training else self._eval_blocks(h)  # (B, C, T, F)
         return h.permute(0, 2, 1, 3).reshape(h.shape[0], h.shape[2], -1)
+
+    def _eval_blocks(self, h: torch.Tensor) -> torch.Tensor:
+        """``self.blocks`` in eval mode, with fewer passes over the activations.
+
+        With running statistics BatchNorm is a fixed per-channel affine map, folded
+        here into the convolution's weights (its channels_last CPU kernel took a
+        third of the inference time), and ReLU commutes with max-pooling, so it runs
+        on the pooled, ``pool_freq`` times smaller tensor. Dropout is the identity.
+        """
+        layers = list(self.blocks)
+        for start in range(0, len(layers), self._block_size):
+            conv, bn, _, pool = layers[start : start + 4]
+            scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+            weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+            if self.channels_last:
+                weight = weight.contiguous(memory_format=torch.channels_last)
+            bias = (conv.bias - bn.running_mean) * scale + bn.bias
+            h = F.conv2d(h, weight, bias, padding=conv.padding)
+            h = torch.relu(pool(h))
+        return h
 
     def pool(self, frames: torch.Tensor) -> torch.Tensor:
         """Turn frame embeddings ``(batch, frames, dim)`` into segment vectors."""
