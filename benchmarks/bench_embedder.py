@@ -26,19 +26,20 @@ peak memory as the process's peak resident size.
 embeddings on synthetic multi-label data.
 
 Measured (defaults: 40 clips, 256 triplets/epoch, batch 64), triplets/s (x plain),
-inference segments/s. AMD: this version, medians of 3 runs (``fast``: 1 run). Xeon
-and H100: an earlier version whose ``fit`` did not tune the allocator; its rows
-``fit`` and ``fit-untuned`` here are that version's ``fit`` after a process-wide
-``tune_cpu_allocator()`` and its plain ``fit``::
+inference segments/s. AMD: this version, medians of 3 runs (``fast``: 1 run, before
+ConvEmbedding folded BatchNorm at inference). Xeon and H100: an earlier version
+whose ``fit`` did not tune the allocator; its rows ``fit`` and ``fit-untuned`` here
+are that version's ``fit`` after a process-wide ``tune_cpu_allocator()`` and its
+plain ``fit``::
 
     config        AMD EPYC Zen 3, 2 cores  Xeon (AMX), 2 pinned cores  H100, batch 64
-    plain         26 (1.0)                 30 (1.0)                    3750 (1.0)
-    plain+malloc  38 (1.5)                 43 (1.4)
-    fit           66 (2.6), 487 seg/s      94 (3.1), 649 seg/s         5690 (1.5)
-    fit-untuned   40 (1.5), 325 seg/s      55 (1.8), 293 seg/s
+    plain         27 (1.0)                 30 (1.0)                    3750 (1.0)
+    plain+malloc  38 (1.4)                 43 (1.4)
+    fit           70 (2.8), 604 seg/s      94 (3.1), 649 seg/s         5690 (1.5)
+    fit-untuned   44 (1.5), 404 seg/s      55 (1.8), 293 seg/s
     fast          7.5 (0.3), 49 seg/s      165 (5.4), 1332 seg/s       7290 (1.9)
 
-Peak resident memory on the AMD machine: plain 1.8 GB, ``fit`` 3.0 GB (the tuned
+Peak resident memory on the AMD machine: plain 1.8 GB, ``fit`` 2.6 GB (the tuned
 allocator keeps freed buffers), ``fit-untuned`` 1.4 GB.
 
 bf16 autocast only pays on CPUs with native bfloat16 (AVX512-BF16 / AMX); without it
