@@ -11,6 +11,7 @@ from skorch.callbacks import Callback, EarlyStopping
 
 from sktriplet.embedding import TripletEmbedder, TripletNet
 from sktriplet.embedding._batch import make_batch
+from sktriplet.embedding._embedder import cpu_has_native_bf16
 from sktriplet.nn import ConvEmbedding
 from sktriplet.sampling import (
     RuleSampler,
@@ -247,7 +248,12 @@ def test_persistence_round_trip(dump, tmp_path):
 
 def test_amp_bf16_on_cpu():
     X, Y = make_data()
-    est = small(amp=True, module__channels_last=True, max_epochs=1).fit(X, Y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = small(amp=True, module__channels_last=True, max_epochs=1).fit(X, Y)
+    emulated = [w for w in caught if "without native bfloat16" in str(w.message)]
+    # the warning comes exactly where bfloat16 is emulated
+    assert len(emulated) == (0 if cpu_has_native_bf16() else 1)
     assert est.net_.amp_dtype == torch.bfloat16
     E = est.transform(X)
     assert E.dtype == np.float32 and np.isfinite(E).all()
@@ -368,6 +374,21 @@ def test_divergence_raises():
 
     with pytest.raises(RuntimeError, match="diverged"):
         small(callbacks=[Poison()]).fit(X, Y)
+
+
+def test_cpu_has_native_bf16(monkeypatch):
+    monkeypatch.setattr("platform.machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert not cpu_has_native_bf16()
+    X, Y = make_data()
+    with pytest.warns(UserWarning, match="amp=True on a CPU without native"):
+        small(amp=True, max_epochs=1, device="cpu").fit(X, Y)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert cpu_has_native_bf16()
+    monkeypatch.setattr("platform.machine", lambda: "aarch64")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert cpu_has_native_bf16()
 
 
 def test_tune_allocator_changes_speed_not_results():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+import warnings
 from contextlib import nullcontext
 from numbers import Integral, Real
 
@@ -30,20 +32,40 @@ PREFIXES = ("module__", "optimizer__", "callbacks__", "sampler__")
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX).
+
+    Non-x86 CPUs count as native: torch has no check for them, and a false alarm
+    is worse than none.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: True)() for name in checks)
+
+
 def resolve_amp(amp, device: str):
     """Autocast dtype for ``amp`` on ``device`` (None = full precision)."""
     if amp is False or amp is None:
         return None
     on_cuda = torch.device(device).type == "cuda"
-    if amp is True:
-        if not on_cuda or torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float16
     if amp == "fp16" and not on_cuda:
         raise ValueError(
             "amp='fp16' needs a CUDA device; on CPU use amp=True or amp='bf16'."
         )
-    return _AMP_DTYPES[amp]
+    if on_cuda:
+        if amp is True:
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return _AMP_DTYPES[amp]
+    if not cpu_has_native_bf16():
+        warnings.warn(
+            f"amp={amp!r} on a CPU without native bfloat16 (no AVX512-BF16 or AMX): "
+            "bfloat16 is emulated here, about 9x slower than float32 "
+            "(benchmarks/bench_embedder.py). Use amp=False on this machine.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return torch.bfloat16
 
 
 class TripletEmbedder(TransformerMixin, BaseEstimator):
@@ -90,8 +112,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         where bfloat16 is missing) on CUDA; float16 uses gradient scaling. On CPUs
         with native bfloat16 (AVX512-BF16 / AMX) ``amp=True`` is the fast mode (3x
         the fp32 triplets/s, 4.5x the inference speed on 2 cores); on CPUs without
-        it bfloat16 is emulated and much slower: leave it off there. See
-        ``benchmarks/bench_embedder.py``.
+        it bfloat16 is emulated and about 9x slower (``fit`` warns): leave it off
+        there. See ``benchmarks/bench_embedder.py``.
     tune_allocator : bool, default=True
         On CPU, let glibc keep the CNN's big activation buffers for reuse during
         ``fit`` and ``transform`` instead of unmapping and page-faulting them in
