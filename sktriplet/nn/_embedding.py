@@ -111,7 +111,6 @@ class ConvEmbedding(nn.Module):
                 layers.append(nn.Dropout(dropout))
             in_channels = n_filters
         self.blocks = nn.Sequential(*layers)
-        self._block_size = 5 if dropout > 0 else 4
         self.dim = n_filters * _pooled_size(n_mels, pool_freq, n_blocks)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
@@ -138,7 +137,9 @@ class ConvEmbedding(nn.Module):
         on the pooled, ``pool_freq`` times smaller tensor. Dropout is the identity.
         """
         layers = list(self.blocks)
-        for start in range(0, len(layers), self._block_size):
+        for start, layer in enumerate(layers):
+            if not isinstance(layer, nn.Conv2d):
+                continue  # each block starts at its convolution
             conv, bn, _, pool = layers[start : start + 4]
             scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
             weight = conv.weight * scale.reshape(-1, 1, 1, 1)
