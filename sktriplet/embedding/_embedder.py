@@ -559,7 +559,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         module.eval()
         device = torch.device(net.device)
         # Big chunks keep a GPU busy; on CPU small ones stay in cache (inference
-        # 1.3x faster with 32 segments than with 256, bench_embedder.py).
+        # 1.5x faster with 32 segments than with 256, bench_embedder.py --inference).
         chunk = max(256, self.batch_size) if device.type == "cuda" else 32
         out = []
         with (
