@@ -115,7 +115,7 @@ def test_synth_writes_layout_read_by_loader(tmp_path):
     data = load_dcase2018_task4(root)
     assert len(data.filenames) == 11
     labeled = data.y[data.subset == "weak"]
-    assert ((labeled.sum(axis=1) >= 1) & (labeled.sum(axis=1) <= 3)).all()
+    assert ((labeled.sum(axis=1) >= 1) & (labeled.sum(axis=1) <= 4)).all()
     assert (data.y[data.subset == "unlabel_in_domain"] == -1).all()
     strong = data.y[np.isin(data.subset, ["test", "eval"])]
     assert (strong >= 0).all()
@@ -164,11 +164,11 @@ def test_synth_failure_leaves_nothing(tmp_path, monkeypatch):
     calls = {"n": 0}
     real = _synth._render_clip
 
-    def flaky(seed, path, seconds):
+    def flaky(*args):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk full")
-        return real(seed, path, seconds)
+        return real(*args)
 
     monkeypatch.setattr(_synth, "_render_clip", flaky)
     with pytest.raises(RuntimeError, match="disk full"):
@@ -203,3 +203,167 @@ def test_load_domestic_soundscapes_generates_once(tmp_path, monkeypatch):
     assert "X" not in load_domestic_soundscapes(
         **sizes, data_home=tmp_path, random_state=5, features=False
     )
+    # A new data version never reuses the old folder.
+    assert data.root.name == f"soundscapes-v{_embedded.DATA_VERSION}-2-2-1-1-seed5"
+    monkeypatch.setattr(_embedded, "DATA_VERSION", _embedded.DATA_VERSION + 1)
+    with pytest.raises(AssertionError, match="regenerated"):
+        load_domestic_soundscapes(**sizes, data_home=tmp_path, random_state=5)
+
+
+def _planned(tmp_path, monkeypatch, **kwargs):
+    """The clips ``make_domestic_soundscapes`` would render, without rendering them."""
+    from sktriplet.datasets import _synth
+
+    clips = []
+
+    def record(clip, sources, room, path):
+        clips.append(clip)
+        path.touch()
+
+    monkeypatch.setattr(_synth, "_render_clip", record)
+    make_domestic_soundscapes(tmp_path / "plan", overwrite=True, **kwargs)
+    return clips
+
+
+SIZES = {"n_labeled": 40, "n_unlabeled": 40, "n_test": 40, "n_eval": 40}
+
+
+def test_synth_heldout_sources_only_in_test_and_eval(tmp_path, monkeypatch):
+    clips = _planned(tmp_path, monkeypatch, **SIZES, n_sources=4, n_heldout_sources=2)
+    train = [
+        e for c in clips if c.subset in ("weak", "unlabel_in_domain") for e in c.events
+    ]
+    strong = [e for c in clips if c.subset in ("test", "eval") for e in c.events]
+    assert not any(e.heldout or e.source >= 4 for e in train)
+    assert not any(c.room_heldout for c in clips if c.subset == "weak")
+    heldout = [e for e in strong if e.heldout]
+    assert all(4 <= e.source < 6 for e in heldout)
+    # about half of the test/eval events (default heldout_share=0.5)
+    assert 0.3 < len(heldout) / len(strong) < 0.7
+    assert {e.source_id for e in heldout}.isdisjoint(e.source_id for e in train)
+    assert any(c.room_heldout for c in clips if c.subset == "eval")
+    # the planned events are the strong labels written
+    data = load_dcase2018_task4(tmp_path / "plan")
+    eval_clips = [c for c in clips if c.subset == "eval"]
+    rows = data.y[data.subset == "eval"]
+    for clip, row in zip(eval_clips, rows):
+        assert {DCASE2018_CLASSES[i] for i in np.flatnonzero(row)} == {
+            e.label for e in clip.events
+        }
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.0, 0.0), (1.0, 1.0)])
+def test_synth_heldout_share(tmp_path, monkeypatch, share, expected):
+    clips = _planned(tmp_path, monkeypatch, **SIZES, heldout_share=share)
+    strong = [e for c in clips if c.subset in ("test", "eval") for e in c.events]
+    assert np.mean([e.heldout for e in strong]) == expected
+
+
+def test_synth_source_bank_depends_on_seed_only():
+    from sktriplet.datasets._scenes import draw_bank
+
+    def bank(seed):
+        return draw_bank(np.random.default_rng(seed), 6, 3, 6, 2)
+
+    assert bank(0) == bank(0)
+    assert bank(0).sources["Dog"] != bank(1).sources["Dog"]
+    assert bank(0).rooms != bank(1).rooms
+    # identities of one class come from several sub-families
+    for label, identities in bank(0).sources.items():
+        assert len({p["kind"] for p in identities}) >= 2, label
+
+
+def test_synth_bank_does_not_depend_on_clip_counts(tmp_path, monkeypatch):
+    from sktriplet.datasets._scenes import plan_soundscapes
+
+    kwargs = {
+        "short_clip_share": 0.05,
+        "n_sources": 3,
+        "n_heldout_sources": 1,
+        "heldout_share": 0.5,
+        "snr_db": (-6, 24),
+        "n_rooms": 2,
+        "n_heldout_rooms": 1,
+        "random_state": 4,
+    }
+    bank_a, _ = plan_soundscapes({"weak": 2}, **kwargs)
+    bank_b, clips = plan_soundscapes({"weak": 9, "eval": 3}, **kwargs)
+    assert bank_a == bank_b and len(clips) == 12
+
+
+def test_synth_scene_statistics(tmp_path, monkeypatch):
+    clips = _planned(
+        tmp_path,
+        monkeypatch,
+        n_labeled=400,
+        n_unlabeled=0,
+        n_test=0,
+        n_eval=0,
+        snr_db=(-3.0, 9.0),
+    )
+    n_events = np.array([len(c.events) for c in clips])
+    assert n_events.min() == 1 and n_events.max() <= 4
+    assert 1.3 < n_events.mean() < 1.6
+    events = [e for c in clips for e in c.events]
+    snr = np.array([e.snr_db for e in events])
+    assert snr.min() >= -3.0 and snr.max() <= 9.0
+    dur = {}
+    for e in events:
+        assert 0 <= e.onset < e.offset <= 10.0
+        dur.setdefault(e.label, []).append(e.offset - e.onset)
+    assert np.mean(dur["Vacuum_cleaner"]) > 2 * np.mean(dur["Dog"])
+    assert max(dur["Running_water"]) == 10.0
+    # class frequencies follow DCASE's imbalance: Speech is the most frequent
+    counts = {label: len(d) for label, d in dur.items()}
+    assert max(counts, key=counts.get) == "Speech"
+
+
+def test_synth_sources_have_unit_rms_and_identities_differ():
+    from sktriplet.datasets._families import draw_source
+    from sktriplet.datasets._sources import render_source
+
+    rng = np.random.default_rng(0)
+    sr = 22050
+
+    def band_energies(x):
+        spec = np.abs(np.fft.rfft(x)) ** 2
+        return np.log(np.array([b.sum() for b in np.array_split(spec, 24)]) + 1e-9)
+
+    for label in DCASE2018_CLASSES:
+        identities = [draw_source(label, rng) for _ in range(6)]
+        profiles = []
+        for params in identities:
+            short = render_source(label, params, rng, int(0.25 * sr), sr)
+            assert np.sqrt(np.mean(short**2)) == pytest.approx(1, abs=1e-3), label
+            events = [render_source(label, params, rng, sr, sr) for _ in range(2)]
+            for x in events:
+                assert np.isfinite(x).all()
+            profiles.append([band_energies(x) for x in events])
+        within = np.mean([np.abs(a - b).mean() for a, b in profiles])
+        between = np.mean(
+            [
+                np.abs(profiles[i][0] - profiles[j][0]).mean()
+                for i in range(6)
+                for j in range(i + 1, 6)
+            ]
+        )
+        assert between > 1.25 * within, label
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n_sources", 0),
+        ("n_heldout_sources", -1),
+        ("heldout_share", 1.5),
+        ("n_rooms", 0),
+        ("n_heldout_rooms", 2.0),
+        ("snr_db", (10, 0)),
+        ("snr_db", "loud"),
+        ("short_clip_share", -0.1),
+    ],
+)
+def test_synth_bad_parameters(tmp_path, name, value):
+    with pytest.raises(ValueError, match=name):
+        make_domestic_soundscapes(tmp_path / "x", n_labeled=1, **{name: value})
+    assert not (tmp_path / "x").exists()

@@ -6,7 +6,7 @@ from sklearn.utils import Bunch
 
 from ._dcase import load_dcase2018_task4
 from ._home import get_data_home
-from ._synth import make_domestic_soundscapes
+from ._synth import DATA_VERSION, make_domestic_soundscapes
 
 
 def load_domestic_soundscapes(
@@ -59,7 +59,10 @@ def load_domestic_soundscapes(
     (12, 1001, 64)
     """
     home = get_data_home(data_home)
-    name = f"soundscapes-{n_labeled}-{n_unlabeled}-{n_test}-{n_eval}-seed{random_state}"
+    # The data version in the name: a folder written by an older generator is never
+    # reused.
+    sizes = f"{n_labeled}-{n_unlabeled}-{n_test}-{n_eval}"
+    name = f"soundscapes-v{DATA_VERSION}-{sizes}-seed{random_state}"
     root = home / name
     if not (root / "dataset" / "metadata").is_dir():
         make_domestic_soundscapes(

@@ -4,68 +4,75 @@ from __future__ import annotations
 
 import os
 import shutil
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
 
 from ..utils._progress import progress
-from ._dcase import DCASE2018_CLASSES, SUBSETS
-from ._sources import SOURCES, background
+from ._dcase import SUBSETS
+from ._rooms import reverberate, room_tone
+from ._scenes import plan_soundscapes
+from ._sources import _lowpass, render_source
 
-# Clip counts per class in DCASE 2018 Task 4's weakly labelled training set: the
-# synthetic classes are drawn with the same imbalance.
-CLASS_WEIGHTS = np.array([205, 134, 173, 184, 214, 103, 171, 343, 550, 167], float)
-CLASS_WEIGHTS /= CLASS_WEIGHTS.sum()
+#: Version of the generated data: part of the cache folder name of
+#: :func:`load_domestic_soundscapes`. Bump it whenever the rendering changes.
+DATA_VERSION = 2
 
 SR = 44100
-CLIP_SECONDS = 10.0
 
 
-def _draw_events(rng, clip_seconds):
-    """1-3 events: (class, onset, offset, snr_db), classes without repetition."""
-    n_events = rng.choice([1, 2, 3], p=[0.45, 0.35, 0.20])
-    classes = rng.choice(
-        len(DCASE2018_CLASSES), n_events, replace=False, p=CLASS_WEIGHTS
-    )
-    events = []
-    for c in classes:
-        dur = float(np.clip(rng.lognormal(np.log(3.0), 0.6), 0.5, clip_seconds))
-        onset = float(rng.uniform(0, clip_seconds - dur))
-        snr = float(rng.uniform(-6.0, 12.0))
-        events.append((int(c), round(onset, 3), round(onset + dur, 3), snr))
-    return events
-
-
-def _render_clip(seed, path, clip_seconds):
-    """Synthesise one clip, write it as 16-bit PCM and return its events."""
+def _render_clip(clip, sources, room, path):
+    """Synthesise one planned clip and write it as 16-bit PCM."""
     import soundfile as sf
 
-    rng = np.random.default_rng(seed)
-    n = int(round(clip_seconds * SR))
-    events = _draw_events(rng, clip_seconds)
-    bg_level = 10 ** (rng.uniform(-40, -25) / 20)
-    mix = background(rng, n, SR) * bg_level
-    for c, onset, offset, snr in events:
-        a, b = int(onset * SR), min(int(offset * SR), n)
-        source = SOURCES[DCASE2018_CLASSES[c]](rng, b - a, SR)
+    rng = np.random.default_rng(clip.seed)
+    n = int(round(clip.seconds * SR))
+    dry = np.zeros(n, np.float32)
+    for event, params in zip(clip.events, sources):
+        a, b = int(event.onset * SR), min(int(event.offset * SR), n)
+        source = render_source(event.label, params, rng, b - a, SR)
         ramp = min(int(0.02 * SR), (b - a) // 2)
         fade = np.ones(b - a, np.float32)
         fade[:ramp] = np.linspace(0, 1, ramp)
         fade[b - a - ramp :] = np.linspace(1, 0, ramp)
-        mix[a:b] += source * fade * bg_level * 10 ** (snr / 20)
+        # Sources and the room tone have unit RMS: the gain is the SNR.
+        dry[a:b] += source * fade * np.float32(10 ** (event.snr_db / 20))
+    mix = reverberate(dry, room, rng, SR) + room_tone(room, rng, n, SR)
+    if clip.bandwidth:
+        mix = _lowpass(mix, clip.bandwidth, SR)
+    mix *= 10 ** (clip.level_db / 20)
     peak = np.abs(mix).max()
     if peak > 0.99:
         mix *= 0.99 / peak
     sf.write(path, mix.astype(np.float32), SR, subtype="PCM_16")
-    return [(DCASE2018_CLASSES[c], onset, offset) for c, onset, offset, _ in events]
 
 
-def _check_count(name, value):
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}.")
+def _check_count(name, value, positive=False):
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < positive:
+        kind = "a positive integer" if positive else "a non-negative integer"
+        raise ValueError(f"{name} must be {kind}; got {value!r}.")
     return int(value)
+
+
+def _check_share(name, value):
+    if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1]; got {value!r}.")
+    return float(value)
+
+
+def _check_snr(snr_db):
+    try:
+        low, high = (float(v) for v in snr_db)
+    except (TypeError, ValueError):
+        low = high = np.nan
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise ValueError(
+            f"snr_db must be a pair (low, high) of finite numbers in dB with "
+            f"low <= high; got {snr_db!r}."
+        )
+    return low, high
 
 
 def make_domestic_soundscapes(
@@ -75,6 +82,12 @@ def make_domestic_soundscapes(
     n_unlabeled: int = 540,
     n_test: int = 60,
     n_eval: int = 100,
+    n_sources: int = 6,
+    n_heldout_sources: int = 3,
+    heldout_share: float = 0.5,
+    n_rooms: int = 6,
+    n_heldout_rooms: int = 2,
+    snr_db=(-6.0, 24.0),
     short_clip_share: float = 0.05,
     overwrite: bool = False,
     n_jobs: int | None = None,
@@ -83,20 +96,41 @@ def make_domestic_soundscapes(
 ) -> Path:
     """Synthesise the embedded default data set in the DCASE 2018 Task 4 layout.
 
-    10-second, 44.1 kHz mono clips of domestic soundscapes: 1-3 events from 10 sound
-    classes (the DCASE 2018 Task 4 classes, each rendered by its own synthetic source
-    family: voiced harmonic babble, periodic barks, meows with pitch glides, ringing
-    bells and alarms, clinking impacts, broadband sizzle, motor hum, running-water
-    noise, vacuum roar, buzzing shaver) with random onsets, durations and SNRs
-    (-6 to 12 dB) over a random room background, class frequencies as unbalanced as
-    DCASE's. A few clips are shorter than 10 s, as in the real data.
+    10-second, 44.1 kHz mono clips of domestic soundscapes built like real
+    recordings, so that what is measured on them carries over to real data:
 
-    The folder is written exactly like the real data set (wav files plus
-    ``weak.csv``, ``unlabel_in_domain.csv``, and ``test.csv`` / ``eval.csv`` with
-    strong labels), so :func:`load_dcase2018_task4` reads it as it reads the real
-    one. Labelled clips are scarce by default (1:9 against unlabelled, as in the
-    paper). Everything is written to a temporary sibling folder first and moved into
-    place at the end: a failure leaves nothing partial at ``root``.
+    - **Distinct sources.** Each of the 10 classes (the DCASE 2018 Task 4 classes)
+      has a finite bank of source identities, each a fixed parameter set drawn once
+      from the class's sub-families (small, medium and large dogs; male, female and
+      child voices; church bells, electronic alarms, phone rings and beepers; ...).
+      Events of one identity vary only a little; identities of one class differ a
+      lot. ``n_sources`` identities per class are *training* identities, heard in
+      ``weak`` and ``unlabel_in_domain`` clips; ``n_heldout_sources`` more are
+      heard only in ``test`` and ``eval`` clips, where each event comes from a
+      held-out identity with probability ``heldout_share``. Evaluation thus meets
+      unheard sounds, as DCASE's evaluation set comes from other recordings than
+      its training set.
+    - **Rooms.** Backgrounds come likewise from a finite set of rooms (coloured room
+      tone, mains hum, a texture such as ventilation, distant traffic or a fridge,
+      and a reverberation applied to the events); ``n_heldout_rooms`` of them are
+      heard only in ``test`` and ``eval``.
+    - **Scenes.** 1-4 events of distinct classes per clip (1.45 on average, as in
+      DCASE's weak set), class frequencies as unbalanced as DCASE's, placed
+      independently (they may overlap), with class-dependent durations (appliances
+      and water often last several seconds or the whole clip; dogs, cats, dishes
+      and alarms are short; speech in between) and an event-to-background SNR
+      drawn uniformly in ``snr_db``: some labelled events are barely audible. Some
+      clips are band-limited as if recorded by a phone, and a few are shorter than
+      10 s, as in the real data.
+
+    The bank derives from ``random_state``: another seed gives other sources and
+    rooms, a genuinely new data set. The folder is written exactly like the real
+    data set (wav files plus ``weak.csv``, ``unlabel_in_domain.csv``, and
+    ``test.csv`` / ``eval.csv`` with strong labels), so
+    :func:`load_dcase2018_task4` reads it as it reads the real one. Labelled clips
+    are scarce by default (1:9 against unlabelled, as in the paper). Everything is
+    written to a temporary sibling folder first and moved into place at the end: a
+    failure leaves nothing partial at ``root``.
 
     Parameters
     ----------
@@ -111,6 +145,21 @@ def make_domestic_soundscapes(
         Strongly labelled test clips (model selection).
     n_eval : int, default=100
         Strongly labelled evaluation clips.
+    n_sources : int, default=6
+        Training source identities per class (at least 1).
+    n_heldout_sources : int, default=3
+        Further identities per class heard only in ``test`` and ``eval``.
+    heldout_share : float, default=0.5
+        Probability that an event (and a clip's room) of ``test`` or ``eval`` comes
+        from a held-out identity; without held-out identities, every event comes
+        from a training one.
+    n_rooms : int, default=6
+        Training rooms (backgrounds; at least 1).
+    n_heldout_rooms : int, default=2
+        Further rooms heard only in ``test`` and ``eval``.
+    snr_db : tuple of 2 float, default=(-6.0, 24.0)
+        Range of the event-to-background SNR in dB (RMS over the event), drawn
+        uniformly per event.
     short_clip_share : float, default=0.05
         Share of clips cut shorter than 10 s (named ``..._0.000_<end>.wav``).
     overwrite : bool, default=False
@@ -120,12 +169,19 @@ def make_domestic_soundscapes(
     verbose : int, default=0
         Show a progress bar when positive.
     random_state : int or None, default=0
-        Seed; the same seed gives byte-identical files.
+        Seed of the sources, rooms and clips; the same seed gives byte-identical
+        files.
 
     Returns
     -------
     root : pathlib.Path
         The folder written.
+
+    See Also
+    --------
+    load_domestic_soundscapes : The same data, generated once and cached, with its
+        features.
+    load_dcase2018_task4 : Read the folder written.
 
     Examples
     --------
@@ -146,50 +202,59 @@ def make_domestic_soundscapes(
     }
     if sum(counts.values()) == 0:
         raise ValueError("All clip counts are 0: nothing to generate.")
-    if not 0 <= short_clip_share <= 1:
-        raise ValueError(f"short_clip_share must be in [0, 1]; got {short_clip_share}.")
+    bank_sizes = {
+        "n_sources": _check_count("n_sources", n_sources, positive=True),
+        "n_heldout_sources": _check_count("n_heldout_sources", n_heldout_sources),
+        "n_rooms": _check_count("n_rooms", n_rooms, positive=True),
+        "n_heldout_rooms": _check_count("n_heldout_rooms", n_heldout_rooms),
+    }
+    bank, clips = plan_soundscapes(
+        counts,
+        short_clip_share=_check_share("short_clip_share", short_clip_share),
+        heldout_share=_check_share("heldout_share", heldout_share),
+        snr_db=_check_snr(snr_db),
+        random_state=random_state,
+        **bank_sizes,
+    )
     root = Path(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())) and not overwrite:
         raise FileExistsError(
             f"{root} exists and is not empty; pass overwrite=True to replace it."
         )
-    master = np.random.default_rng(random_state)
     tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        jobs, layout = [], []
-        for subset, count in counts.items():
-            meta_rel, audio_rel, kind = SUBSETS[subset]
-            audio_dir = tmp / "dataset" / "audio" / audio_rel
-            audio_dir.mkdir(parents=True, exist_ok=True)
+        for subset in counts:
+            meta_rel, audio_rel, _ = SUBSETS[subset]
+            (tmp / "dataset" / "audio" / audio_rel).mkdir(parents=True, exist_ok=True)
             (tmp / "dataset" / "metadata" / meta_rel).parent.mkdir(
                 parents=True, exist_ok=True
             )
-            names = []
-            for i in range(count):
-                seconds = CLIP_SECONDS
-                if master.random() < short_clip_share:
-                    seconds = float(master.integers(5, 10))
-                name = f"Ysynth{subset[:2]}{i:05d}_0.000_{seconds:.3f}.wav"
-                seed = int(master.integers(2**63))
-                jobs.append(delayed(_render_clip)(seed, audio_dir / name, seconds))
-                names.append(name)
-            layout.append((subset, meta_rel, kind, names))
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-        rendered = list(
-            progress(
-                parallel(jobs),
-                total=len(jobs),
-                enabled=bool(verbose),
-                desc="synthesising clips",
-                unit="clip",
+        jobs = [
+            delayed(_render_clip)(
+                clip,
+                [bank.source(event) for event in clip.events],
+                bank.rooms[clip.room],
+                tmp / "dataset" / "audio" / SUBSETS[clip.subset][1] / clip.name,
             )
-        )
-        events = iter(rendered)
-        for subset, meta_rel, kind, names in layout:
+            for clip in clips
+        ]
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        for _ in progress(
+            parallel(jobs),
+            total=len(jobs),
+            enabled=bool(verbose),
+            desc="synthesising clips",
+            unit="clip",
+        ):
+            pass
+        for subset in counts:
+            meta_rel, _, kind = SUBSETS[subset]
             _write_metadata(
-                tmp / "dataset" / "metadata" / meta_rel, kind, names, events
+                tmp / "dataset" / "metadata" / meta_rel,
+                kind,
+                [clip for clip in clips if clip.subset == subset],
             )
         if root.exists():
             shutil.rmtree(root)
@@ -201,21 +266,21 @@ def make_domestic_soundscapes(
     return root
 
 
-def _write_metadata(path, kind, names, events):
+def _write_metadata(path, kind, clips):
     lines = []
     if kind == "weak":
         lines.append("filename\tevent_labels")
-        for name in names:
-            labels = sorted({label for label, _, _ in next(events)})
-            lines.append(f"{name}\t{','.join(labels)}")
+        for clip in clips:
+            labels = sorted({event.label for event in clip.events})
+            lines.append(f"{clip.name}\t{','.join(labels)}")
     elif kind == "strong":
         lines.append("filename\tonset\toffset\tevent_label")
-        for name in names:
-            for label, onset, offset in sorted(next(events), key=lambda e: e[1]):
-                lines.append(f"{name}\t{onset:.3f}\t{offset:.3f}\t{label}")
+        for clip in clips:
+            for event in sorted(clip.events, key=lambda e: (e.onset, e.label)):
+                lines.append(
+                    f"{clip.name}\t{event.onset:.3f}\t{event.offset:.3f}\t{event.label}"
+                )
     else:
         lines.append("filename")
-        for name in names:
-            next(events)
-            lines.append(name)
+        lines.extend(clip.name for clip in clips)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
