@@ -367,3 +367,44 @@ def test_synth_bad_parameters(tmp_path, name, value):
     with pytest.raises(ValueError, match=name):
         make_domestic_soundscapes(tmp_path / "x", n_labeled=1, **{name: value})
     assert not (tmp_path / "x").exists()
+
+
+class _Generated(Exception):
+    pass
+
+
+def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
+    from sktriplet.datasets import SOUNDSCAPE_PRESETS, _embedded
+    from sktriplet.datasets import load_domestic_soundscapes as load
+
+    def fake(root, **kwargs):
+        raise _Generated(root, kwargs)
+
+    monkeypatch.setattr(_embedded, "make_domestic_soundscapes", fake)
+
+    def generated(**kwargs):
+        with pytest.raises(_Generated) as info:
+            load(data_home=tmp_path, **kwargs)
+        root, call = info.value.args
+        return root.name, {k: call[k] for k in SOUNDSCAPE_PRESETS["small"]}
+
+    assert generated() == (
+        f"soundscapes-v{_embedded.DATA_VERSION}-60-540-60-100-seed0",
+        {"n_labeled": 60, "n_unlabeled": 540, "n_test": 60, "n_eval": 100},
+    )
+    name, sizes = generated(preset="dcase", random_state=2)
+    assert (
+        sizes
+        == SOUNDSCAPE_PRESETS["dcase"]
+        == {
+            "n_labeled": 300,
+            "n_unlabeled": 2700,
+            "n_test": 150,
+            "n_eval": 300,
+        }
+    )
+    assert name.endswith("-300-2700-150-300-seed2")
+    name, sizes = generated(preset="dcase", n_eval=7, n_labeled=0)
+    assert sizes == {"n_labeled": 0, "n_unlabeled": 2700, "n_test": 150, "n_eval": 7}
+    with pytest.raises(ValueError, match="preset must be one of.*dcase"):
+        load(preset="huge", data_home=tmp_path)

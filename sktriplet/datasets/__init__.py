@@ -5,13 +5,14 @@ from ._dcase import (
     DatasetLayoutError,
     load_dcase2018_task4,
 )
-from ._embedded import load_domestic_soundscapes
+from ._embedded import SOUNDSCAPE_PRESETS, load_domestic_soundscapes
 from ._home import get_data_home
 from ._synth import make_domestic_soundscapes
 
 __all__ = [
     "DCASE2018_CLASSES",
     "DatasetLayoutError",
+    "SOUNDSCAPE_PRESETS",
     "get_data_home",
     "load_dcase2018_task4",
     "load_domestic_soundscapes",
