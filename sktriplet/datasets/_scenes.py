@@ -43,8 +43,8 @@ DURATIONS = {
 # Background level (dBFS RMS) and the share of clips recorded through a band-limited
 # device (a phone, a codec) with their cut-off range in Hz.
 LEVEL_DB = (-45.0, -30.0)
-BAND_LIMITED_SHARE = 0.4
-BANDWIDTH_HZ = (4000.0, 16000.0)
+BAND_LIMITED_SHARE = 0.3
+BANDWIDTH_HZ = (7000.0, 16000.0)
 STRONG_SUBSETS = ("test", "eval")
 
 
