@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback
 
+from sktriplet.features import pool_frames
 from sktriplet.metrics import macro_f1_score
 from sktriplet.tagging import CRNNTagger, SequenceTagger
 from sktriplet.tagging._base import compute_class_weight_vector, resolve_device
@@ -272,7 +273,7 @@ def test_balanced_class_weight_raises_rare_class_recall():
     y[:, 0] = X[:, :, 0].mean(axis=1) > 0.6  # rare positives
     y[:, 1] = X[:, :, 1].mean(axis=1) > 0
     kw = {"hidden_size": 4, "max_epochs": 4, "lr": 0.02, "device": "cpu"}
-    plain = SequenceTagger(random_state=0, **kw).fit(X, y)
+    plain = SequenceTagger(random_state=0, class_weight=None, **kw).fit(X, y)
     bal = SequenceTagger(random_state=0, class_weight="balanced", **kw).fit(X, y)
     assert bal.predict(X)[:, 0].sum() > plain.predict(X)[:, 0].sum()
 
@@ -381,3 +382,49 @@ def test_standardize_makes_the_tagger_scale_invariant(cls):
     assert b.feature_mean_.shape == (5,) and b.feature_std_.shape == (5,)
     c = _tagger(cls, standardize=False).fit(X, y)
     assert c.feature_mean_ is None
+
+
+# ------------------------------------------- frame pooling, clip pooling, decay
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_frame_pool_auto_and_fixed(cls):
+    X, y = _data(t=250)
+    auto = _tagger(cls).fit(X, y)
+    assert auto.frame_pool_ == 2  # about 100 steps per clip
+    assert _tagger(cls).fit(X[:, :101], y).frame_pool_ == 1
+    fixed = _tagger(cls, frame_pool=2).fit(X, y)
+    np.testing.assert_allclose(auto.predict_proba(X), fixed.predict_proba(X))
+    # pooling the input first is the same model, and a short tail is one step
+    pre = _tagger(cls, frame_pool=1).fit(pool_frames(X, 2), y)
+    np.testing.assert_allclose(
+        pre.predict_proba(pool_frames(X, 2)), fixed.predict_proba(X), atol=1e-6
+    )
+    assert fixed.predict_proba(X[:, :3]).shape == (40, 3)
+    with pytest.raises(ValueError, match="frame_pool"):
+        _tagger(cls, frame_pool=0).fit(X, y)
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_clip_pooling_and_weight_decay_change_the_model(cls):
+    X, y = _data()
+    p_max = _tagger(cls, pooling="max").fit(X, y).predict_proba(X)
+    p_mean = _tagger(cls, pooling="mean").fit(X, y).predict_proba(X)
+    assert not np.allclose(p_max, p_mean)
+    decayed = _tagger(cls, weight_decay=0.5, max_epochs=5).fit(X, y)
+    plain = _tagger(cls, weight_decay=0.0, max_epochs=5).fit(X, y)
+    def norm(clf):
+        return sum(float(p.norm()) for p in clf.module_.parameters())
+
+    assert norm(decayed) < norm(plain)
+    with pytest.raises(ValueError, match="pooling"):
+        _tagger(cls, pooling="median").fit(X, y)
+
+
+def test_unpickle_tagger_from_before_frame_pool():
+    X, y = _data()
+    clf = _tagger(SequenceTagger, frame_pool=1, pooling="mean").fit(X, y)
+    expected = clf.predict_proba(X)
+    for name in ("frame_pool", "pooling", "weight_decay", "frame_pool_"):
+        delattr(clf, name)
+    loaded = pickle.loads(pickle.dumps(clf))
+    assert loaded.frame_pool == 1 and loaded.pooling == "mean"
+    np.testing.assert_array_equal(loaded.predict_proba(X), expected)

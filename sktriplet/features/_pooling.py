@@ -11,6 +11,44 @@ from ..utils._sklearn_compat import Interval
 from ..utils._validation import check_clip_array
 
 
+def pool_frames(X3: np.ndarray, size: int, *, keep_partial: bool = False) -> np.ndarray:
+    """Mean over consecutive blocks of ``size`` frames of ``(n_clips, n_frames, F)``.
+
+    Parameters
+    ----------
+    X3 : ndarray of shape (n_clips, n_frames, n_features)
+        Frame sequences.
+    size : int
+        Frames per block; 1 returns ``X3`` unchanged.
+    keep_partial : bool, default=False
+        Whether trailing frames that do not fill a block are averaged into one more
+        block (so that no clip is left without a block) or dropped.
+
+    Returns
+    -------
+    ndarray of shape (n_clips, n_blocks, n_features), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktriplet.features import pool_frames
+    >>> X = np.arange(5, dtype=np.float32).reshape(1, 5, 1)
+    >>> pool_frames(X, 2)[0, :, 0].tolist()
+    [0.5, 2.5]
+    >>> pool_frames(X, 2, keep_partial=True)[0, :, 0].tolist()
+    [0.5, 2.5, 4.0]
+    """
+    if size == 1:
+        return X3
+    n_clips, n_frames, n_features = X3.shape
+    n_full = n_frames // size * size
+    pooled = X3[:, :n_full].reshape(n_clips, -1, size, n_features).mean(axis=2)
+    if keep_partial and n_full < n_frames:
+        tail = X3[:, n_full:].mean(axis=1, keepdims=True)
+        pooled = np.concatenate([pooled, tail], axis=1)
+    return pooled.astype(np.float32, copy=False)
+
+
 class FramePooling(TransformerMixin, BaseEstimator):
     """Mean over non-overlapping blocks of ``size`` frames of each sequence.
 
@@ -92,9 +130,7 @@ class FramePooling(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"X has {X3.shape[1]} frames, fewer than size={self.size}."
             )
-        n = X3.shape[1] // self.size * self.size
-        pooled = X3[:, :n].reshape(len(X3), -1, self.size, X3.shape[2]).mean(axis=2)
-        return pooled.astype(np.float32, copy=False)
+        return pool_frames(X3, self.size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -3,8 +3,9 @@
 Both networks map a batch of clips ``(batch, n_frames, n_features)`` to *frame*
 logits ``(batch, n_frames, n_classes)`` (:meth:`frame_logits`), turn them into frame
 probabilities with a sigmoid (multi-label) or a softmax (one class per clip), and pool
-the clip prediction as the mean over frames of the frame probabilities (the paper's
-"clip prediction = average over time of the frame predictions").
+them into a clip prediction: the mean over frames of the frame probabilities (the
+paper's "clip prediction = average over time of the frame predictions") or their
+maximum over frames.
 """
 
 from __future__ import annotations
@@ -17,18 +18,22 @@ from ._embedding import ConvEmbedding
 __all__ = ["BiGRUTagger", "CRNN", "clip_pooling"]
 
 _ACTIVATIONS = ("sigmoid", "softmax")
+#: How frame probabilities become a clip probability.
+CLIP_POOLINGS = ("mean", "max")
+
+
+def _check_option(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}; got {value!r}.")
+    return value
 
 
 def _check_activation(activation):
-    if activation not in _ACTIVATIONS:
-        raise ValueError(
-            f"activation must be one of {_ACTIVATIONS}; got {activation!r}."
-        )
-    return activation
+    return _check_option("activation", activation, _ACTIVATIONS)
 
 
-def clip_pooling(frame_logits, activation="sigmoid"):
-    """Clip probabilities: mean over frames of the frame probabilities.
+def clip_pooling(frame_logits, activation="sigmoid", pooling="mean"):
+    """Clip probabilities from frame logits.
 
     Parameters
     ----------
@@ -37,16 +42,37 @@ def clip_pooling(frame_logits, activation="sigmoid"):
     activation : {"sigmoid", "softmax"}, default="sigmoid"
         ``"sigmoid"``: independent class probabilities (multi-label);
         ``"softmax"``: one class per frame, so the clip probabilities sum to one.
+    pooling : {"mean", "max"}, default="mean"
+        ``"mean"``: the mean over frames of the frame probabilities (the paper's
+        rule); ``"max"``: their maximum over frames, so a short event decides the
+        clip on its own (with ``"softmax"`` the maxima are renormalised to sum to
+        one).
 
     Returns
     -------
     torch.Tensor of shape (batch, n_classes)
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sktriplet.nn import clip_pooling
+    >>> logits = torch.tensor([[[4.0], [-4.0], [-4.0], [-4.0]]])  # one short event
+    >>> clip_pooling(logits, pooling="mean").round(decimals=2)
+    tensor([[0.2600]])
+    >>> clip_pooling(logits, pooling="max").round(decimals=2)
+    tensor([[0.9800]])
     """
+    _check_option("pooling", pooling, CLIP_POOLINGS)
     if _check_activation(activation) == "sigmoid":
         probs = torch.sigmoid(frame_logits)
     else:
         probs = torch.softmax(frame_logits, dim=-1)
-    return probs.mean(dim=1)
+    if pooling == "mean":
+        return probs.mean(dim=1)
+    clip = probs.amax(dim=1)
+    if activation == "softmax":
+        clip = clip / clip.sum(dim=-1, keepdim=True)
+    return clip
 
 
 class _FramePooledTagger(nn.Module):
@@ -82,7 +108,8 @@ class _FramePooledTagger(nn.Module):
 
     def forward(self, x):
         """Clip probabilities ``(batch, n_classes)``."""
-        return clip_pooling(self.frame_logits(x), self.activation)
+        pooling = getattr(self, "pooling", "mean")  # modules pickled before pooling
+        return clip_pooling(self.frame_logits(x), self.activation, pooling)
 
 
 class BiGRUTagger(_FramePooledTagger):
@@ -105,6 +132,8 @@ class BiGRUTagger(_FramePooledTagger):
         Dropout between GRU layers and before the dense layer.
     activation : {"sigmoid", "softmax"}, default="sigmoid"
         Frame activation used by :meth:`forward`.
+    pooling : {"mean", "max"}, default="mean"
+        Clip pooling of the frame probabilities (see :func:`clip_pooling`).
 
     Examples
     --------
@@ -123,9 +152,11 @@ class BiGRUTagger(_FramePooledTagger):
         num_layers=2,
         dropout=0.0,
         activation="sigmoid",
+        pooling="mean",
     ):
         super().__init__()
         self.activation = _check_activation(activation)
+        self.pooling = _check_option("pooling", pooling, CLIP_POOLINGS)
         self._init_recurrent_head(
             n_features, n_classes, hidden_size, num_layers, dropout
         )
@@ -165,6 +196,8 @@ class CRNN(_FramePooledTagger):
         Dropout after each convolution block and before the dense layer.
     activation : {"sigmoid", "softmax"}, default="sigmoid"
         Frame activation used by :meth:`forward`.
+    pooling : {"mean", "max"}, default="mean"
+        Clip pooling of the frame probabilities (see :func:`clip_pooling`).
 
     Examples
     --------
@@ -186,9 +219,11 @@ class CRNN(_FramePooledTagger):
         num_layers=1,
         dropout=0.0,
         activation="sigmoid",
+        pooling="mean",
     ):
         super().__init__()
         self.activation = _check_activation(activation)
+        self.pooling = _check_option("pooling", pooling, CLIP_POOLINGS)
         # The front end is the embedding CNN itself, so the baseline and the
         # triplet embeddings share one definition of the paper's three blocks.
         self.cnn = ConvEmbedding(

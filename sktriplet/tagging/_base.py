@@ -34,12 +34,28 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from torch import nn
 
+from ..features import pool_frames
 from ..utils._device import resolve_device
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
 from ..utils._validation import check_clip_array
 
 _EPS = 1e-7
+
+#: Frames per clip that ``frame_pool="auto"`` aims at (10 s clips: 0.1 s a frame).
+AUTO_POOL_FRAMES = 100
+
+
+def resolve_frame_pool(frame_pool, n_frames: int) -> int:
+    """Frames averaged per step: ``frame_pool``, or ``n_frames // 100`` for "auto".
+
+    "auto" leaves about 100 steps per clip: 10 for 1,001 log-mel frames of a 10 s
+    clip, 1 for the 101 frames of a :class:`~sktriplet.embedding.TripletEmbedder`
+    that already pools its input.
+    """
+    if frame_pool == "auto":
+        return max(1, n_frames // AUTO_POOL_FRAMES)
+    return int(frame_pool)
 
 
 def compute_class_weight_vector(class_weight, Y, classes, is_1d):
@@ -111,11 +127,17 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "callbacks": [list, None],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "standardize": ["boolean"],
+        "pooling": [StrOptions({"mean", "max"})],
+        "frame_pool": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     @abstractmethod
@@ -146,13 +168,15 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             if not self._fit_2d:
                 self.n_features_in_ = X3.shape[2]
             self.n_frame_features_ = X3.shape[2]
+            self.frame_pool_ = resolve_frame_pool(self.frame_pool, X3.shape[1])
         elif X3.shape[2] != self.n_frame_features_:
             raise ValueError(
                 f"X has {X3.shape[2]} features per frame, but "
                 f"{type(self).__name__} is expecting {self.n_frame_features_} "
                 "features per frame (the embedding size seen in fit)."
             )
-        return X3
+        # Models pickled before frame_pool existed read every frame.
+        return pool_frames(X3, getattr(self, "frame_pool_", 1), keep_partial=True)
 
     def _checked_threshold(self, n_classes=None):
         thr = np.asarray(self.threshold, dtype=float)
@@ -243,6 +267,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             criterion__activation=activation,
             criterion__weight=weight,
             optimizer=torch.optim.Adam,
+            optimizer__weight_decay=self.weight_decay,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
@@ -346,6 +371,15 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             thr = self._checked_threshold(len(self.classes_))
             return (proba > thr).astype(np.int64)
         return self.classes_[proba.argmax(axis=1)]
+
+    def __setstate__(self, state):
+        # Taggers pickled before these parameters existed keep their behaviour.
+        old = (("pooling", "mean"), ("frame_pool", 1), ("weight_decay", 0.0))
+        for name, value in old:
+            state.setdefault(name, value)
+        if "n_frame_features_" in state:
+            state.setdefault("frame_pool_", 1)
+        super().__setstate__(state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -16,9 +16,9 @@ class CRNNTagger(BaseTagger):
 
     Three convolution blocks (64 filters 3x3, batch norm, ReLU, max pooling of 4 along
     frequency only), a 1-layer bidirectional GRU of 64 cells and a dense layer with
-    one output per class on every frame; the clip prediction is the mean over frames
-    of the frame probabilities. Same API and ``-1`` handling as
-    :class:`SequenceTagger`.
+    one output per class on every frame; the clip prediction pools the frame
+    probabilities (their maximum by default, the mean in the DCASE 2018 baseline).
+    Same API and ``-1`` handling as :class:`SequenceTagger`.
 
     Parameters
     ----------
@@ -40,14 +40,17 @@ class CRNNTagger(BaseTagger):
         Ignored for 3-D ``X``.
     threshold : float or array-like of shape (n_classes,), default=0.5
         Decision threshold on the clip probabilities (multi-label fit only).
-    class_weight : {"balanced"}, dict or None, default=None
+    class_weight : {"balanced"}, dict or None, default="balanced"
         See :class:`SequenceTagger`.
-    max_epochs : int, default=30
+    max_epochs : int, default=60
         Training epochs.
-    batch_size : int, default=32
-        Clips per training batch.
+    batch_size : int, default=16
+        Clips per training batch (small batches give the few labelled clips of a
+        semi-supervised set enough optimiser steps).
     lr : float, default=1e-3
         Adam learning rate.
+    weight_decay : float, default=0.0
+        L2 penalty of Adam on the weights.
     device : str, default="auto"
         Torch device; ``"auto"`` picks ``"cuda"`` when available.
     callbacks : list of skorch callbacks, default=None
@@ -59,6 +62,11 @@ class CRNNTagger(BaseTagger):
     standardize : bool, default=True
         Standardize each mel band with the statistics of the labelled training
         frames before the network.
+    pooling : {"max", "mean"}, default="max"
+        Clip probability from the frame probabilities (see :class:`SequenceTagger`).
+    frame_pool : int or "auto", default="auto"
+        Frames averaged into one step before the network; ``"auto"`` keeps about
+        100 steps per clip (see :class:`SequenceTagger`).
 
     Attributes
     ----------
@@ -74,6 +82,8 @@ class CRNNTagger(BaseTagger):
         Columns of a 2-D ``X``, or values per frame of a 3-D ``X``, seen in fit.
     n_frame_features_ : int
         Mel bands per frame seen in fit.
+    frame_pool_ : int
+        Frames averaged into one step (``frame_pool`` resolved in fit).
     feature_mean_, feature_std_ : ndarray of shape (n_frame_features,) or None
         Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str
@@ -116,15 +126,18 @@ class CRNNTagger(BaseTagger):
         *,
         n_features=None,
         threshold=0.5,
-        class_weight=None,
-        max_epochs=30,
-        batch_size=32,
+        class_weight="balanced",
+        max_epochs=60,
+        batch_size=16,
         lr=1e-3,
+        weight_decay=0.0,
         device="auto",
         callbacks=None,
         verbose=0,
         random_state=None,
         standardize=True,
+        pooling="max",
+        frame_pool="auto",
     ):
         self.n_filters = n_filters
         self.n_conv = n_conv
@@ -138,11 +151,14 @@ class CRNNTagger(BaseTagger):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
+        self.weight_decay = weight_decay
         self.device = device
         self.callbacks = callbacks
         self.verbose = verbose
         self.random_state = random_state
         self.standardize = standardize
+        self.pooling = pooling
+        self.frame_pool = frame_pool
 
     def _module_params(self, n_features, n_classes, activation):
         return CRNN, {
@@ -155,4 +171,5 @@ class CRNNTagger(BaseTagger):
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "activation": activation,
+            "pooling": self.pooling,
         }
