@@ -9,9 +9,15 @@ import torch
 from sklearn.base import clone
 from skorch.callbacks import Callback, EarlyStopping
 
-from sktriplet.embedding import TripletEmbedder, TripletNet
-from sktriplet.embedding._batch import make_batch
+from sktriplet.embedding import (
+    TripletEmbedder,
+    TripletNet,
+    loudest_segments,
+    segment_loudness,
+)
+from sktriplet.embedding._batch import SegmentTable, make_batch
 from sktriplet.embedding._embedder import cpu_has_native_bf16
+from sktriplet.features import pool_frames
 from sktriplet.nn import ConvEmbedding
 from sktriplet.sampling import (
     RuleSampler,
@@ -52,6 +58,7 @@ def small(**params):
         "n_triplets": 32,
         "batch_size": 16,
         "segment_frames": 8,
+        "frame_pool": 1,
         "max_epochs": 2,
         "random_state": 0,
         "module__n_filters": 4,
@@ -506,3 +513,128 @@ def test_joint_classification_loss(pooling):
     est2.partial_fit(X, Y)
     with pytest.raises(ValueError, match="classification_weight"):
         small(strategy="s1", classification_weight=1.0).fit(X)
+
+
+# -- pooled input, weak-label salience, contrastive loss ------------------------
+
+
+def test_frame_pool_equals_pooling_the_input_first():
+    X, Y = make_data(n_frames=400)
+    pooled = small(frame_pool=10, segment_frames=80).fit(X, Y)
+    plain = small(frame_pool=1, segment_frames=8).fit(pool_frames(X, 10), Y)
+    assert pooled.segment_steps_ == 8
+    E = pooled.transform(X)
+    assert E.shape == (8, 40, 4)
+    np.testing.assert_allclose(E, plain.transform(pool_frames(X, 10)), atol=1e-5)
+    S, clip, start = pooled.transform_segments(X, return_index=True)
+    assert S.shape == (40, 4)
+    np.testing.assert_allclose(start[:5], [0.0, 0.8, 1.6, 2.4, 3.2])
+    # a trailing partial step is embedded too: 405 frames give 41 steps
+    assert pooled.transform(np.concatenate([X, X[:, :5]], axis=1)).shape[1] == 41
+    # the segment length is checked in input frames
+    with pytest.raises(ValueError, match="segment_frames=80"):
+        small(frame_pool=10, segment_frames=80).fit(X[:, :60], Y)
+
+
+def test_weak_label_share_keeps_labels_on_loudest_segments(monkeypatch):
+    X, Y = make_data(n_frames=80)  # 10 segments of 8 frames per clip
+    X[0, 16:24] += 30  # the loud third segment of labelled clip 0
+    seen = {}
+    original = SegmentTable.__init__
+
+    def spy(self, segments, clip_index, labels, *args, **kwargs):
+        seen["clip"], seen["labels"] = clip_index, labels
+        original(self, segments, clip_index, labels, *args, **kwargs)
+
+    monkeypatch.setattr(SegmentTable, "__init__", spy)
+    small(weak_label_share=0.2).fit(X, Y)
+    labeled = (seen["labels"] >= 0).all(axis=1)
+    per_clip = np.bincount(seen["clip"][labeled], minlength=8)
+    np.testing.assert_array_equal(per_clip, [2, 2, 2, 2, 0, 0, 0, 0])
+    assert labeled[2]  # clip 0's loudest segment keeps its label
+    small(weak_label_share=1.0).fit(X, Y)
+    labeled = (seen["labels"] >= 0).all(axis=1)
+    assert np.bincount(seen["clip"][labeled], minlength=8).tolist()[:4] == [10] * 4
+    with pytest.raises(ValueError, match="weak_label_share"):
+        small(weak_label_share=0.0).fit(X, Y)
+
+
+def test_loudest_segments_and_loudness():
+    X = np.zeros((2, 6, 3), np.float32)
+    X[0, 4:6] = 5.0
+    X[1, 0:2] = 1.0
+    loud = segment_loudness(X, 2)
+    np.testing.assert_allclose(loud, [0, 0, 5, 1, 0, 0])
+    keep = loudest_segments(loud, np.repeat([0, 1], 3), 0.5)
+    # ties keep the earlier segment
+    assert keep.tolist() == [True, False, True, True, True, False]
+    with pytest.raises(ValueError, match="share"):
+        loudest_segments(loud, np.repeat([0, 1], 3), 1.5)
+    with pytest.raises(ValueError, match="same length"):
+        loudest_segments(loud, [0, 1], 0.5)
+
+
+def test_labeled_ratio_auto_balances_semi_supervised_strategies(monkeypatch):
+    X, Y = make_data()
+    seen = []
+    original = SegmentTable.__init__
+
+    def spy(self, *args, labeled_ratio=None, **kwargs):
+        seen.append(labeled_ratio)
+        original(self, *args, labeled_ratio=labeled_ratio, **kwargs)
+
+    monkeypatch.setattr(SegmentTable, "__init__", spy)
+    for strategy, expected in [("s2", 0.5), ("s3", 0.5), ("s1", None), ("s5", None)]:
+        small(strategy=strategy, labeled_ratio="auto", max_epochs=1).fit(X, Y)
+        assert seen[-1] == expected, strategy
+    small(strategy="s2", labeled_ratio=0.25, max_epochs=1).fit(X, Y)
+    assert seen[-1] == 0.25
+    # every segment labelled: nothing to balance
+    Y_all = Y.copy()
+    Y_all[4:] = np.eye(3, dtype=int)[np.arange(4) % 3]
+    small(strategy="s2", weak_label_share=1.0, max_epochs=1).fit(X, Y_all)
+    assert seen[-1] is None
+
+
+def test_supcon_loss_trains_and_logs_active_share():
+    X, Y = make_data()
+    est = small(loss="supcon", max_epochs=3).fit(X, Y)
+    losses = est.history_[:, "train_loss"]
+    assert np.all(np.isfinite(losses))
+    assert 0 <= est.history_[-1, "train_active"] <= 1
+    assert est.net_.objective == "supcon"
+    other = small(loss="supcon", temperature=0.5, max_epochs=3).fit(X, Y)
+    assert not np.allclose(other.transform(X), est.transform(X))
+    assert est.transform(X).shape == (8, 40, 4)
+    with pytest.raises(ValueError, match="loss"):
+        small(loss="hinge").fit(X, Y)
+    with pytest.raises(ValueError, match="temperature"):
+        small(loss="supcon", temperature=0.0).fit(X, Y)
+
+
+def test_supcon_loss_value_on_a_hand_made_batch():
+    net = small(loss="supcon", temperature=1.0).fit(*make_data()).net_
+    emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    batch = type("B", (), {})()
+    batch.n_real = 4
+    batch.valid = torch.tensor([[False, False, True, False]])
+    batch.shared = torch.tensor([[False, False, False, True]])
+    loss, active = net._contrastive_loss(
+        emb, batch, torch.tensor([0]), torch.tensor([1])
+    )
+    # positives: the view (cos 1) and the shared segment (cos 1); negative cos 0
+    log_p = 1 - np.log(2 * np.e + 1)
+    assert float(loss) == pytest.approx(-log_p, rel=1e-5)
+    assert float(active) == 0.0
+
+
+def test_unpickle_embedder_from_before_frame_pool():
+    X, Y = make_data()
+    est = small(max_epochs=1).fit(X, Y)
+    expected = est.transform(X)
+    for name in ("frame_pool", "weak_label_share", "loss", "temperature"):
+        delattr(est, name)
+    del est.segment_steps_
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.frame_pool == 1 and loaded.segment_steps_ == 8
+    np.testing.assert_array_equal(loaded.transform(X), expected)

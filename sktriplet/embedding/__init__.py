@@ -3,5 +3,13 @@
 from ..utils._allocator import tune_cpu_allocator, tuned_cpu_allocator
 from ._embedder import TripletEmbedder
 from ._net import TripletNet
+from ._weak_labels import loudest_segments, segment_loudness
 
-__all__ = ["TripletEmbedder", "TripletNet", "tune_cpu_allocator", "tuned_cpu_allocator"]
+__all__ = [
+    "TripletEmbedder",
+    "TripletNet",
+    "loudest_segments",
+    "segment_loudness",
+    "tune_cpu_allocator",
+    "tuned_cpu_allocator",
+]

@@ -37,6 +37,9 @@ class TripletBatch:
     labels : torch.Tensor of shape (n_triplets, n_classes), float32
         Label indicator of each anchor, all ``-1`` where the anchor is not treated
         as labelled (for a joint classification loss).
+    shared : torch.Tensor of shape (n_triplets, n_real), bool
+        Real segments of other clips that share a label with a labelled anchor,
+        besides its positive (the extra positives of a supervised contrastive loss).
     """
 
     x: torch.Tensor
@@ -46,28 +49,29 @@ class TripletBatch:
     valid: torch.Tensor
     n_real: int
     labels: torch.Tensor
+    shared: torch.Tensor
 
     def _tensors(self):
         return (self.x, self.anchor, self.positive, self.negative, self.valid)
+
+    def _apply(self, convert) -> TripletBatch:
+        return TripletBatch(
+            *map(convert, self._tensors()),
+            n_real=self.n_real,
+            labels=convert(self.labels),
+            shared=convert(self.shared),
+        )
 
     def __len__(self) -> int:
         return int(self.anchor.shape[0])
 
     def to(self, device, non_blocking=False) -> TripletBatch:
         """Copy of the batch on ``device``."""
-        return TripletBatch(
-            *(t.to(device, non_blocking=non_blocking) for t in self._tensors()),
-            n_real=self.n_real,
-            labels=self.labels.to(device, non_blocking=non_blocking),
-        )
+        return self._apply(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> TripletBatch:
         """Copy of the batch in page-locked memory (fast host-to-GPU copies)."""
-        return TripletBatch(
-            *(t.pin_memory() for t in self._tensors()),
-            n_real=self.n_real,
-            labels=self.labels.pin_memory(),
-        )
+        return self._apply(lambda t: t.pin_memory())
 
 
 class SegmentTable(Dataset):
@@ -244,6 +248,10 @@ def make_batch(
     anchor_labels = labels[t.anchor]
     anchor_labels[~t.labeled] = -1  # anchors drawn as unlabelled ignore their labels
     valid = semihard_valid_mask(clip[t.anchor], clip[uniq], anchor_labels, labels[uniq])
+    # Other clips' segments excluded for sharing a label are extra positives.
+    other_clip = torch.from_numpy(clip[t.anchor][:, None] != clip[uniq][None, :])
+    shared = other_clip & ~valid
+    shared[index_pos, positive[index_pos]] = False
     valid[index_pos, positive[index_pos]] = False
 
     batch = TripletBatch(
@@ -254,5 +262,6 @@ def make_batch(
         valid,
         n_real,
         torch.from_numpy(anchor_labels.astype(np.float32)),
+        shared,
     )
     return batch.pin_memory() if pin_memory else batch

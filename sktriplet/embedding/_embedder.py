@@ -14,7 +14,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 
-from ..features import segment
+from ..features import pool_frames, segment
 from ..nn import ConvEmbedding
 from ..sampling import STRATEGIES, TripletSampler, get_sampler
 from ..sampling._base import fill_random_states
@@ -25,6 +25,10 @@ from ..utils._sklearn_compat import Interval, StrOptions, validate_data
 from ..utils._validation import check_clip_array
 from ._batch import SegmentTable
 from ._net import TripletNet, split_valid
+from ._weak_labels import loudest_segments, segment_loudness
+
+#: Hop between log-mel frames (10 ms), for segment start times in seconds.
+FRAME_SECONDS = 0.010
 
 #: Prefixes of the routed keyword parameters (``module__n_filters=32`` ...).
 PREFIXES = ("module__", "optimizer__", "callbacks__", "sampler__")
@@ -86,20 +90,42 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         object. ``sampler__<param>`` keyword arguments are passed to it.
     n_triplets : int, default=2048
         Triplets drawn per epoch.
-    labeled_ratio : float in [0, 1] or None, default=None
-        Share of triplets with a labelled anchor; None = the strategy's natural share.
+    labeled_ratio : float in [0, 1], "auto" or None, default="auto"
+        Share of triplets with a labelled anchor; None = the strategy's natural
+        share (the labelled segments' share of all segments, 3 % on the embedded
+        data); "auto" = 0.5 for the strategies that draw both labelled and
+        unlabelled anchors (S2, S3) when both kinds of segments exist, else None.
+    loss : {"triplet", "supcon"}, default="triplet"
+        ``"triplet"``: the paper's triplet loss with semi-hard negatives mined in
+        the batch. ``"supcon"``: a semi-supervised contrastive loss on the same
+        batches (a labelled anchor's positives are its positive and every segment
+        of another clip sharing a label; an unlabelled anchor's only positive is
+        its transformed view; cosine similarities over ``temperature``).
     margin : float, default=1.0
         Margin of the triplet loss.
+    temperature : float, default=0.1
+        Temperature of the ``"supcon"`` loss.
     classification_weight : float, default=0.0
         When positive, a linear classification head on the segment embeddings is
         trained jointly: this weight times the binary cross-entropy of the labelled
         anchors' clip labels is added to the triplet loss (needs labels; logged as
         ``train_class_loss``).
+    weak_label_share : float in (0, 1], default=0.3
+        Share of each labelled clip's segments that inherit its labels: the
+        loudest ones (:func:`loudest_segments`); its other segments are treated
+        as unlabelled. A weak label says an event is somewhere in the clip; with
+        1.0 (the paper's rule) every segment inherits it, and most of those hold
+        only background.
+    frame_pool : int, default=10
+        Input frames averaged into one step before the CNN (10 frames of 10 ms:
+        0.1 s); the embedding has one vector per step. 1 = the paper's full
+        resolution, about 4x slower to train for no better tags.
     segment_frames : int, default=96
-        Frames per training segment (96 frames of 10 ms = 0.96 s).
+        Input frames per training segment (96 frames of 10 ms = 0.96 s); the
+        segment has ``ceil(segment_frames / frame_pool)`` steps.
     n_mels : int, default=64
         Mel bands per frame, used only to reshape a 2-D (flattened) ``X``.
-    max_epochs : int, default=10
+    max_epochs : int, default=30
         Epochs per call to ``fit`` / ``partial_fit``.
     batch_size : int, default=64
         Triplets per batch.
@@ -165,6 +191,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         Classes of ``y`` (only when ``y`` was given).
     embedding_dim_ : int
         Size of a frame embedding (``transform``).
+    segment_steps_ : int
+        Steps (pooled frames) per training segment.
     segment_dim_ : int
         Size of a segment embedding (``transform_segments``).
     device_ : str
@@ -180,22 +208,30 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     >>> import numpy as np
     >>> from sktriplet.embedding import TripletEmbedder
     >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(6, 40, 16)).astype(np.float32)
+    >>> X = rng.normal(size=(6, 200, 16)).astype(np.float32)  # 6 clips of 2 s
     >>> emb = TripletEmbedder(strategy="s1", n_triplets=16, batch_size=8,
-    ...                       segment_frames=8, max_epochs=1, random_state=0,
+    ...                       segment_frames=40, max_epochs=1, random_state=0,
     ...                       module__n_filters=4)
-    >>> emb.fit_transform(X).shape
-    (6, 40, 4)
-    >>> emb.transform_segments(X).shape
+    >>> emb.fit_transform(X).shape  # one vector per 10 frames
+    (6, 20, 4)
+    >>> emb.transform_segments(X).shape  # 5 segments of 0.4 s per clip
     (30, 4)
     """
 
     _parameter_constraints: dict = {
         "strategy": [StrOptions(set(STRATEGIES)), TripletSampler],
         "n_triplets": [Interval(Integral, 1, None, closed="left")],
-        "labeled_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "labeled_ratio": [
+            Interval(Real, 0, 1, closed="both"),
+            StrOptions({"auto"}),
+            None,
+        ],
+        "loss": [StrOptions({"triplet", "supcon"})],
         "margin": [Interval(Real, 0, None, closed="left")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
         "classification_weight": [Interval(Real, 0, None, closed="left")],
+        "weak_label_share": [Interval(Real, 0, 1, closed="right")],
+        "frame_pool": [Interval(Integral, 1, None, closed="left")],
         "segment_frames": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 0, None, closed="left")],
@@ -217,12 +253,16 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         strategy="s2",
         *,
         n_triplets=2048,
-        labeled_ratio=None,
+        labeled_ratio="auto",
+        loss="triplet",
         margin=1.0,
+        temperature=0.1,
         classification_weight=0.0,
+        weak_label_share=0.3,
+        frame_pool=10,
         segment_frames=96,
         n_mels=64,
-        max_epochs=10,
+        max_epochs=30,
         batch_size=64,
         lr=1e-3,
         optimizer=torch.optim.Adam,
@@ -239,8 +279,12 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.strategy = strategy
         self.n_triplets = n_triplets
         self.labeled_ratio = labeled_ratio
+        self.loss = loss
         self.margin = margin
+        self.temperature = temperature
         self.classification_weight = classification_weight
+        self.weak_label_share = weak_label_share
+        self.frame_pool = frame_pool
         self.segment_frames = segment_frames
         self.n_mels = n_mels
         self.max_epochs = max_epochs
@@ -397,6 +441,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 f"Clips have {X3.shape[1]} frames, fewer than segment_frames="
                 f"{self.segment_frames}: no training segment can be cut."
             )
+        X3 = self._pool(X3)
+        steps = self._segment_steps()
         if reset:
             mean = X3.mean(axis=(0, 1), dtype=np.float64)
             std = X3.std(axis=(0, 1), dtype=np.float64)
@@ -418,7 +464,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             )
 
         Xs = self._standardize(X3)
-        segments, clip_index, start_time = segment(Xs, n_frames=self.segment_frames)
+        segments, clip_index, start_time = self._segment(Xs)
         if len(segments) < self.batch_size:
             raise ValueError(
                 f"X gives {len(segments)} segments of {self.segment_frames} frames, "
@@ -428,6 +474,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         seg_labels = (
             np.full((len(segments), 0), -1, np.int8) if Y is None else Y[clip_index]
         )
+        if self.weak_label_share < 1 and Y is not None:
+            loud = segment_loudness(X3, steps)
+            quiet = ~loudest_segments(loud, clip_index, self.weak_label_share)
+            seg_labels[quiet & labeled_mask(seg_labels)] = -1
+        labeled_ratio = self._resolve_labeled_ratio(sampler, seg_labels)
 
         rs = check_random_state(self.random_state)
         base_seed = int(rs.randint(np.iinfo(np.int32).max))
@@ -453,7 +504,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 sampler_i,
                 n_triplets=self.n_triplets,
                 batch_size=self.batch_size,
-                labeled_ratio=self.labeled_ratio,
+                labeled_ratio=labeled_ratio,
                 rng=np.random.default_rng(rng.integers(np.iinfo(np.int32).max))
                 if fixed
                 else rng,
@@ -506,11 +557,38 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.device_ = device
         module = self.net_.module_
         self.embedding_dim_ = int(module.dim)
+        self.segment_steps_ = steps
         self.segment_dim_ = int(
-            module.dim * (self.segment_frames if module.pooling == "flatten" else 1)
+            module.dim * (steps if module.pooling == "flatten" else 1)
         )
         self.history_ = self.net_.history
         return self
+
+    def _segment_steps(self) -> int:
+        return -(-self.segment_frames // self.frame_pool)
+
+    def _pool(self, X3):
+        """Mean of every ``frame_pool`` input frames (a shorter tail is one step)."""
+        return pool_frames(X3, self.frame_pool, keep_partial=True)
+
+    def _segment(self, Xs):
+        return segment(
+            Xs,
+            n_frames=self._segment_steps(),
+            frame_seconds=FRAME_SECONDS * self.frame_pool,
+        )
+
+    def _resolve_labeled_ratio(self, sampler, seg_labels):
+        """``labeled_ratio`` with "auto" resolved (see the class docstring)."""
+        if self.labeled_ratio != "auto":
+            return self.labeled_ratio
+        mixes = getattr(sampler, "_labeled_anchors", False) and getattr(
+            sampler, "_unlabeled_anchors", False
+        )
+        labeled = labeled_mask(seg_labels) if seg_labels.shape[1] else None
+        if mixes and labeled is not None and labeled.any() and not labeled.all():
+            return 0.5
+        return None
 
     def _make_net(self, device, amp_dtype, with_valid, n_classes):
         callbacks = list(self.callbacks or [])
@@ -537,7 +615,9 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             amp_dtype=amp_dtype,
             n_classes=n_classes,
             classification_weight=self.classification_weight,
-            segment_frames=self.segment_frames,
+            segment_frames=self._segment_steps(),
+            objective=self.loss,
+            temperature=self.temperature,
             verbose=self.verbose,
             **kwargs,
         )
@@ -575,10 +655,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
     def transform(self, X):
-        """Frame embeddings of clips ``X``.
+        """Embedding sequences of clips ``X``, one vector per ``frame_pool`` frames.
 
-        Clips are cut into ``segment_frames`` segments as in training (a shorter
-        trailing piece is embedded on its own), so every input frame gets a vector.
+        Clips are pooled and cut into segments as in training (a shorter trailing
+        piece is embedded on its own), so every step gets a vector: a 1,001-frame
+        clip gives 101 vectors with ``frame_pool=10``.
 
         Parameters
         ----------
@@ -587,15 +668,15 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        E : ndarray of shape (n_clips, n_frames, embedding_dim)
+        E : ndarray of shape (n_clips, ceil(n_frames / frame_pool), embedding_dim)
             Embedding sequence, float32; flattened to
-            ``(n_clips, n_frames * embedding_dim_)`` when ``X`` was 2-D.
+            ``(n_clips, n_steps * embedding_dim_)`` when ``X`` was 2-D.
         """
         check_is_fitted(self, "net_")
         X3, flat = self._check_X(X, reset=False)
-        Xs = self._standardize(X3)
+        Xs = self._standardize(self._pool(X3))
         n, n_frames, n_mels = Xs.shape
-        size = self.segment_frames
+        size = self._segment_steps()
         k, r = divmod(n_frames, size)
         E = np.empty((n, n_frames, self.embedding_dim_), dtype=np.float32)
         if k:
@@ -606,7 +687,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         return E.reshape(n, -1) if flat else E
 
     def transform_segments(self, X, *, return_index=False):
-        """One embedding per ``segment_frames`` segment (0.96 s by default).
+        """One embedding per training segment (0.96 s by default).
 
         Parameters
         ----------
@@ -626,8 +707,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "net_")
         X3, _ = self._check_X(X, reset=False)
-        segments, clip_index, start_time = segment(
-            self._standardize(X3), n_frames=self.segment_frames
+        segments, clip_index, start_time = self._segment(
+            self._standardize(self._pool(X3))
         )
         S = self._run(segments, pooled=True)
         return (S, clip_index, start_time) if return_index else S
@@ -640,8 +721,18 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
     def __setstate__(self, state):
-        # Models pickled before tune_allocator existed keep the default.
-        state.setdefault("tune_allocator", True)
+        # Models pickled before these parameters existed keep their behaviour.
+        old = {
+            "tune_allocator": True,
+            "loss": "triplet",
+            "temperature": 0.1,
+            "weak_label_share": 1.0,
+            "frame_pool": 1,
+        }
+        for name, value in old.items():
+            state.setdefault(name, value)
+        if "net_" in state:
+            state.setdefault("segment_steps_", state["segment_frames"])
         super().__setstate__(state)
         if "net_" in state:
             # skorch maps CUDA tensors to the CPU when CUDA is missing.

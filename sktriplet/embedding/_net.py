@@ -4,8 +4,8 @@ Extends skorch through its hooks only: ``get_iterator`` hands out one epoch of
 triplet batches (fresh triplets every epoch), ``infer`` embeds a batch's distinct
 segments once (under autocast when ``amp`` is set), ``get_loss`` gathers anchors,
 positives and label negatives, mines the missing negatives semi-hard among the batch's
-own embeddings and applies the triplet loss; ``train_step`` adds gradient scaling for
-float16 autocast on CUDA.
+own embeddings and applies the triplet loss (or a semi-supervised contrastive loss);
+``train_step`` adds gradient scaling for float16 autocast on CUDA.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ class TripletNet(NeuralNet):
         Weight of that classification loss added to the triplet loss.
     segment_frames : int, default=None
         Frames per segment (the head's input size with ``"flatten"`` pooling).
+    objective : {"triplet", "supcon"}, default="triplet"
+        The triplet loss with semi-hard mining, or the semi-supervised contrastive
+        loss (see ``_contrastive_loss``).
+    temperature : float, default=0.1
+        Temperature of the contrastive loss.
     **kwargs
         Any :class:`skorch.NeuralNet` parameter; ``criterion`` defaults to
         :class:`~sktriplet.nn.TripletLoss` (``criterion__margin`` is the margin).
@@ -57,9 +62,13 @@ class TripletNet(NeuralNet):
         n_classes=0,
         classification_weight=0.0,
         segment_frames=None,
+        objective="triplet",
+        temperature=0.1,
         **kwargs,
     ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.objective = objective
+        self.temperature = temperature
         self.amp_dtype = amp_dtype
         self.n_classes = n_classes
         self.classification_weight = classification_weight
@@ -106,6 +115,35 @@ class TripletNet(NeuralNet):
         device = emb.device
         anchor = batch.anchor.to(device, non_blocking=True)
         positive = batch.positive.to(device, non_blocking=True)
+        prefix = "train" if training else "valid"
+        if self.objective == "supcon":
+            loss, active = self._contrastive_loss(emb, batch, anchor, positive)
+        else:
+            loss, active = self._triplet_loss(emb, batch, anchor, positive)
+        if not torch.isfinite(loss):
+            raise RuntimeError(
+                f"Training diverged: the {self.objective} loss became "
+                f"{float(loss.detach())} at epoch {len(self.history)}. Lower lr, or "
+                "turn off amp, or check X for extreme values."
+            )
+        self.history.record_batch(f"{prefix}_active", float(active))
+        head = getattr(self, "head_", None)
+        if head is not None:
+            labels = batch.labels.to(device, non_blocking=True)
+            rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
+            if len(rows):
+                class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    head(emb[anchor[rows]]), labels[rows]
+                )
+                self.history.record_batch(
+                    f"{prefix}_class_loss", float(class_loss.detach())
+                )
+                loss = loss + self.classification_weight * class_loss
+        return loss
+
+    def _triplet_loss(self, emb, batch, anchor, positive):
+        """Triplet loss, the missing negatives mined semi-hard in the batch."""
+        device = emb.device
         negative = batch.negative.to(device, non_blocking=True).clone()
         mine = negative < 0
         if bool(mine.any()):
@@ -130,27 +168,36 @@ class TripletNet(NeuralNet):
         )
         if len(anchor) == 0:
             loss = emb.sum() * 0.0  # keeps the graph: backward is a no-op
-        if not torch.isfinite(loss):
-            raise RuntimeError(
-                "Training diverged: the triplet loss became "
-                f"{float(loss.detach())} at epoch {len(self.history)}. Lower lr, or "
-                "turn off amp, or check X for extreme values."
-            )
-        prefix = "train" if training else "valid"
-        self.history.record_batch(f"{prefix}_active", float(active))
-        head = getattr(self, "head_", None)
-        if head is not None:
-            labels = batch.labels.to(device, non_blocking=True)
-            rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
-            if len(rows):
-                class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    head(emb[batch.anchor.to(device)[rows]]), labels[rows]
-                )
-                self.history.record_batch(
-                    f"{prefix}_class_loss", float(class_loss.detach())
-                )
-                loss = loss + self.classification_weight * class_loss
-        return loss
+        return loss, active
+
+    def _contrastive_loss(self, emb, batch, anchor, positive):
+        """Semi-supervised contrastive loss (supervised contrastive on labels).
+
+        Each anchor is contrasted, by cosine similarity over ``temperature``, with
+        its positive and with the batch's real segments it may be compared with:
+        its negatives (``valid``) and, for a labelled anchor, the other clips'
+        segments sharing one of its labels (``shared``), which count as positives
+        too (Khosla et al., 2020). An unlabelled anchor has only its transformed
+        view as positive (SimCLR's rule). The logged share of active anchors is
+        the share whose hardest negative is closer than their positive.
+        """
+        device = emb.device
+        z = torch.nn.functional.normalize(emb, dim=1)
+        za = z[anchor]
+        s_ap = (za * z[positive]).sum(1, keepdim=True) / self.temperature
+        s_ac = za @ z[: batch.n_real].T / self.temperature
+        valid = batch.valid.to(device, non_blocking=True)
+        shared = batch.shared.to(device, non_blocking=True)
+        logits = torch.cat(
+            [s_ap, s_ac.masked_fill(~(valid | shared), float("-inf"))], dim=1
+        )
+        log_prob = torch.log_softmax(logits, dim=1)
+        pos = torch.cat([torch.ones_like(s_ap, dtype=torch.bool), shared], dim=1)
+        loss = -(log_prob.masked_fill(~pos, 0.0).sum(1) / pos.sum(1)).mean()
+        with torch.no_grad():
+            hardest = s_ac.masked_fill(~valid, float("-inf")).max(1).values
+            active = (hardest > s_ap[:, 0]).float().mean()
+        return loss, active
 
     def train_step(self, batch, **fit_params):
         scaler = getattr(self, "_grad_scaler", None)
