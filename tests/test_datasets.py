@@ -389,8 +389,8 @@ def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
         return root.name, {k: call[k] for k in SOUNDSCAPE_PRESETS["small"]}
 
     assert generated() == (
-        f"soundscapes-v{_embedded.DATA_VERSION}-60-540-60-100-seed0",
-        {"n_labeled": 60, "n_unlabeled": 540, "n_test": 60, "n_eval": 100},
+        f"soundscapes-v{_embedded.DATA_VERSION}-60-540-100-200-seed0",
+        {"n_labeled": 60, "n_unlabeled": 540, "n_test": 100, "n_eval": 200},
     )
     name, sizes = generated(preset="dcase", random_state=2)
     assert (

@@ -13,7 +13,7 @@ from ._synth import DATA_VERSION, make_domestic_soundscapes
 #: ``"dcase"`` is proportioned like DCASE 2018 Task 4 (1,578 weak, 14,412
 #: unlabelled in-domain, 288 test and 880 eval clips), scaled down to fit a CPU.
 SOUNDSCAPE_PRESETS = {
-    "small": {"n_labeled": 60, "n_unlabeled": 540, "n_test": 60, "n_eval": 100},
+    "small": {"n_labeled": 60, "n_unlabeled": 540, "n_test": 100, "n_eval": 200},
     "dcase": {"n_labeled": 300, "n_unlabeled": 2700, "n_test": 150, "n_eval": 300},
 }
 
@@ -51,7 +51,7 @@ def load_domestic_soundscapes(
     ----------
     preset : {"small", "dcase"}, default="small"
         Clip counts (see ``SOUNDSCAPE_PRESETS``): ``"small"`` is 60 labelled,
-        540 unlabelled, 60 test and 100 eval clips; ``"dcase"`` is proportioned
+        540 unlabelled, 100 test and 200 eval clips; ``"dcase"`` is proportioned
         like DCASE 2018 Task 4: 300 labelled, 2,700 unlabelled, 150 test and 300
         eval clips.
     n_labeled, n_unlabeled, n_test, n_eval : int, default=None
