@@ -157,19 +157,32 @@ def _add_reproduce(sub):
         help="output folder (default: sktriplet_results)",
     )
     p.add_argument(
+        "--preset",
+        choices=["cpu", "paper", "quick"],
+        default="cpu",
+        help="cpu (default): Table 2 on the small embedded data, estimators at "
+        "their defaults, 3 seeds, about 25 min on 2 cores; paper: the paper's "
+        "triplet counts and Table 3 on DCASE-proportioned data (GPU advised); "
+        "quick: a smoke run",
+    )
+    p.add_argument(
         "--table",
         choices=["2", "3", "all"],
-        default="all",
-        help="which table to run (default: all)",
+        default=None,
+        help="which table to run (default: the preset's)",
     )
     p.add_argument(
         "--scale",
         type=float,
-        default=0.01,
-        help="factor on the paper's triplet counts (default 0.01)",
+        default=None,
+        help="factor on the paper's triplet counts per epoch (default: the "
+        "preset's; cpu: 2,048 / 31,560)",
     )
     p.add_argument(
-        "--repeats", type=int, default=2, help="runs per Table 3 cell (default 2)"
+        "--repeats",
+        type=int,
+        default=None,
+        help="seeds per cell (default: the preset's, 3)",
     )
     p.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     p.add_argument(
@@ -178,32 +191,36 @@ def _add_reproduce(sub):
         help="torch device: auto (default), cpu, cuda, cuda:1, ...",
     )
     p.add_argument(
-        "--n-jobs", type=int, default=2, help="feature extraction threads (default 2)"
+        "--n-jobs",
+        type=int,
+        default=2,
+        help="feature threads and cells run at once on the CPU (default 2)",
     )
     p.add_argument(
         "--embedder-epochs",
         type=int,
         default=None,
-        help="epochs of each triplet embedder (default 2; 1 with --quick)",
+        help="epochs of each triplet embedder (default: TripletEmbedder's, 30; "
+        "1 with --preset quick)",
     )
     p.add_argument(
         "--tagger-epochs",
         type=int,
         default=None,
-        help="epochs of each tagger, the best on 'test' kept (default 15; 4 with "
-        "--quick)",
+        help="epochs of each tagger, the best on 'test' kept (default: the "
+        "taggers', 60; 4 with --preset quick)",
     )
     p.add_argument(
         "--frame-pool",
         type=int,
         default=10,
-        help="mean-pool the taggers' input frames by this factor (default 10, "
-        "for CPU budgets; 1 = the paper's setting)",
+        help="mean-pool the input frames of embedders and baselines by this "
+        "factor (default 10; 1 = the paper's resolution, about 4x slower)",
     )
     p.add_argument(
         "--quick",
         action="store_true",
-        help="smoke-run sizes: small data, few triplets and epochs",
+        help="same as --preset quick",
     )
     p.add_argument(
         "--force",
@@ -222,7 +239,7 @@ def _add_reproduce(sub):
 def _run_reproduce(args) -> int:
     from .experiments import reproduce
 
-    tables = ("2", "3") if args.table == "all" else (args.table,)
+    tables = {None: None, "all": ("2", "3")}.get(args.table, (args.table,))
     epochs = {
         name: value
         for name, value in (
@@ -234,6 +251,7 @@ def _run_reproduce(args) -> int:
     reproduce(
         args.data,
         args.out,
+        preset=args.preset,
         tables=tables,
         scale=args.scale,
         repeats=args.repeats,

@@ -14,10 +14,13 @@ from sktriplet.experiments import (
     reproduce,
 )
 from sktriplet.experiments import _reproduce as reproduce_module
+from sktriplet.experiments._paper import PAPER_TRIPLET_COUNTS
 from sktriplet.experiments._report import table2_markdown, table3_markdown
 from sktriplet.experiments._results import ResultsStore, check_config
 
 TINY = {
+    "tables": ("2", "3"),
+    "triplet_counts": PAPER_TRIPLET_COUNTS,
     "strategies": ("s1", "s2"),
     "extras": False,
     "embedder_epochs": 1,
@@ -30,15 +33,28 @@ TINY = {
 
 
 def test_plan_cells_tables_and_keys():
-    cfg = ReproduceConfig(repeats=2)
+    cfg = ReproduceConfig(
+        tables=("2", "3"),
+        repeats=2,
+        scale=0.01,
+        triplet_counts=PAPER_TRIPLET_COUNTS,
+        extras=True,
+    )
     cells = plan_cells(cfg)
     t2 = [c for c in cells if c.table == "2"]
     t3 = [c for c in cells if c.table == "3"]
-    # 2 baselines + 5 strategies x 3 counts + 3 extras at the middle count
-    assert len(t2) == 2 + 15 + 3
+    # per repeat: 2 baselines + 5 strategies x 3 counts + 3 extras at the middle
+    assert len(t2) == 2 * (2 + 15 + 3)
     assert {c.n_triplets for c in t2 if c.method == "s1"} == {316, 858, 1599}
+    assert {c.n_triplets for c in t2 if c.method == "s2_joint"} == {858}
+    assert {(c.repeat, c.seed) for c in t2} == {(0, 0), (1, 1)}
     assert len(t3) == 2 * 4 * 2
     assert {c.seed for c in t3} == {0, 1}
+    # the default ("cpu" preset): Table 2, baselines and S1-S5 at the embedder's
+    # default budget per epoch, 3 seeds
+    default = plan_cells(ReproduceConfig())
+    assert len(default) == 3 * (2 + 5)
+    assert {c.n_triplets for c in default if c.method == "s2"} == {2048}
     keys = [c.key for c in cells]
     assert len(set(keys)) == len(keys)
     assert plan_cells(ReproduceConfig(tables=("3",), repeats=1))[0].table == "3"
@@ -103,8 +119,8 @@ def test_reproduce_end_to_end_resumes_and_refuses_mixing(dcase_root, tmp_path):
     assert set(written) == {"table2.md", "table3.md"}
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    # 2 baselines + 2 strategies x 3 counts; 2 strategies x 2 shares x 2 repeats
-    assert len(rows) == 8 + 8
+    # 2 x (2 baselines + 2 strategies x 3 counts); 2 strategies x 2 shares x 2
+    assert len(rows) == 2 * 8 + 8
     assert {"macro_f1", "fit_seconds", "device", "f1_Speech"} <= set(rows[0])
     for name in (
         "table2.md",
@@ -153,7 +169,12 @@ def test_interrupt_leaves_valid_results(dcase_root, tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce_module, "run_cell", interrupted)
     with pytest.raises(KeyboardInterrupt):
         reproduce(
-            dcase_root, out, tables="2", cache_dir=tmp_path / "cache", verbose=0, **TINY
+            dcase_root,
+            out,
+            cache_dir=tmp_path / "cache",
+            verbose=0,
+            n_jobs=1,
+            **{**TINY, "tables": "2"},
         )
     with open(out / "results.csv", newline="") as f:
         assert [r["key"] for r in csv.DictReader(f)] == done

@@ -7,13 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import load_dcase2018_task4, load_domestic_soundscapes
+from ..datasets import (
+    SOUNDSCAPE_PRESETS,
+    load_dcase2018_task4,
+    load_domestic_soundscapes,
+)
 from ..datasets._dcase import SUBSETS, dataset_dir
 from ..features import LogMelExtractor
 
-#: Sizes of the embedded soundscapes generated when no ``--data`` is given.
+#: Sizes of the embedded soundscapes generated when no ``--data`` is given:
+#: the presets of :func:`~sktriplet.datasets.load_domestic_soundscapes` and a
+#: tiny one for smoke runs.
 EMBEDDED_SIZES = {
-    "full": {"n_labeled": 60, "n_unlabeled": 540, "n_test": 60, "n_eval": 100},
+    **SOUNDSCAPE_PRESETS,
     "quick": {"n_labeled": 16, "n_unlabeled": 48, "n_test": 12, "n_eval": 16},
 }
 REQUIRED_SUBSETS = ("weak", "unlabel_in_domain", "test", "eval")

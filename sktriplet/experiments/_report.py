@@ -31,12 +31,28 @@ def _fmt(value) -> str:
     return "–" if value is None or value == "" else f"{float(value):.2f}"
 
 
+def _mean_sd(rows) -> str:
+    """``"mean ± sd (runs)"`` of the rows' macro-F1, or the value of a single run."""
+    if not rows:
+        return ""
+    values = np.array([float(r["macro_f1"]) for r in rows])
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f} ({len(values)})"
+
+
 def table2_markdown(rows, paper_counts, our_counts) -> str:
-    """Table 2: macro-F1 (%) per method and triplet count, the paper's beside ours."""
+    """Table 2: macro-F1 (%) per method and triplet count, the paper's beside ours.
+
+    With several runs (seeds) per cell, a cell shows mean ± standard deviation
+    and the number of runs.
+    """
     t2 = [r for r in rows if r["table"] == "2"]
     if not t2:
         return ""
-    by = {(r["method"], r["n_triplets"]): r for r in t2}
+    by: dict = {}
+    for r in t2:
+        by.setdefault((r["method"], r["n_triplets"]), []).append(r)
     head = " | ".join(
         f"{p:,} → {o:,} triplets" for p, o in zip(paper_counts, our_counts)
     )
@@ -48,27 +64,24 @@ def table2_markdown(rows, paper_counts, our_counts) -> str:
     ]
     blank = ["" for _ in our_counts]
     for method in ("logmel", "crnn"):
-        r = by.get((method, ""))
-        if r is None:
+        if (method, "") not in by:
             continue
-        cells = [_fmt(r["macro_f1"]), *blank]
+        cells = [_mean_sd(by[(method, "")]), *blank]
         paper = _fmt(PAPER_F1.get((method, None)))
         lines.append(f"| {METHOD_TITLES[method]} | {' | '.join(cells)} | {paper} |")
     for method in (m for m in METHOD_TITLES if m not in ("logmel", "crnn")):
-        cells = [
-            _fmt(by[(method, str(n))]["macro_f1"]) if (method, str(n)) in by else ""
-            for n in our_counts
-        ]
+        cells = [_mean_sd(by.get((method, str(n)), [])) for n in our_counts]
         if not any(cells):
             continue
         note = f"{_fmt(PAPER_BEST[1])} (best)" if method == PAPER_BEST[0] else "–"
         lines.append(f"| {METHOD_TITLES[method]} |  | {' | '.join(cells)} | {note} |")
     lines += [
         "",
-        "Triplet counts are the paper's scaled by `--scale`. The paper's column gives "
-        "the figures its text states (CRNN baseline 49.61, classifier on log-mel "
-        "35.29, best strategy S2 54.57) on DCASE 2018 Task 4; ours are on the data "
-        "named in `config.json`.",
+        "Triplets per epoch are the paper's scaled by `--scale`; each embedder "
+        "trains for its `max_epochs`. Cells with several runs give mean ± standard "
+        "deviation over seeds (runs). The paper's column gives the figures its text "
+        "states (CRNN baseline 49.61, classifier on log-mel 35.29, best strategy S2 "
+        "54.57) on DCASE 2018 Task 4; ours are on the data named in `config.json`.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -125,24 +138,26 @@ def plot_f1_vs_triplets(rows, path) -> Path | None:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
     for method in list(STRATEGIES) + ["s3_knn", "s3_farther", "s2_joint"]:
-        pts = sorted(
-            (int(r["n_triplets"]), float(r["macro_f1"]))
-            for r in t2
-            if r["method"] == method
-        )
-        if pts:
-            x, y = zip(*pts)
-            ax.plot(x, y, marker="o", label=method.upper())
+        runs: dict = {}
+        for r in t2:
+            if r["method"] == method:
+                runs.setdefault(int(r["n_triplets"]), []).append(float(r["macro_f1"]))
+        if runs:
+            x = sorted(runs)
+            ax.plot(x, [np.mean(runs[n]) for n in x], marker="o", label=method.upper())
     for method, style in (("crnn", "--"), ("logmel", ":")):
         vals = [float(r["macro_f1"]) for r in t2 if r["method"] == method]
         if vals:
             ax.axhline(
-                vals[0], color="gray", linestyle=style, label=METHOD_TITLES[method]
+                np.mean(vals),
+                color="gray",
+                linestyle=style,
+                label=METHOD_TITLES[method],
             )
     ax.set_xscale("log")
     ax.set_xlabel("triplets per epoch")
     ax.set_ylabel("macro-F1 on eval (%)")
-    ax.set_title("Macro-F1 versus number of triplets")
+    ax.set_title("Macro-F1 versus number of triplets (mean over seeds)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

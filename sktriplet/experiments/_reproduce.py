@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets import get_data_home
+from ..utils._device import resolve_device
 from ..utils._progress import progress
 from ._data import embedded_root, load_features
-from ._paper import STRATEGIES
+from ._paper import PAPER_TRIPLET_COUNTS, STRATEGIES
 from ._report import write_report
 from ._results import ResultsStore, check_config
 from ._runner import ReproduceConfig, plan_cells, run_cell
 
-#: What ``quick=True`` changes: a smoke run in a couple of minutes.
-QUICK_SETTINGS = {
-    "scale": 0.002,
-    "repeats": 2,
-    "embedder_epochs": 1,
-    "tagger_epochs": 4,
-    "labeled_shares": (0.75, 0.25),
+#: Named settings (fields of :class:`ReproduceConfig`); explicit arguments win.
+PRESETS = {
+    # Table 2 on the small embedded data at the estimators' defaults, 3 seeds:
+    # about 25 min on 2 CPU cores.
+    "cpu": {},
+    # The paper's sizes: its three triplet counts, the extra rows, Table 3, on
+    # the DCASE-proportioned embedded data (or --data): hours, a GPU advised.
+    "paper": {
+        "tables": ("2", "3"),
+        "scale": 1.0,
+        "triplet_counts": PAPER_TRIPLET_COUNTS,
+        "extras": True,
+        "data_size": "dcase",
+    },
+    # A smoke run in a couple of minutes: tiny data, few triplets and epochs.
+    "quick": {
+        "tables": ("2", "3"),
+        "scale": 0.002,
+        "repeats": 1,
+        "quick": True,
+        "data_size": "quick",
+        "triplet_counts": PAPER_TRIPLET_COUNTS,
+        "embedder_epochs": 1,
+        "tagger_epochs": 4,
+        "labeled_shares": (0.75, 0.25),
+    },
 }
 
 
@@ -30,9 +50,10 @@ def reproduce(
     data=None,
     out="sktriplet_results",
     *,
-    tables=("2", "3"),
-    scale: float = 0.01,
-    repeats: int = 2,
+    preset: str = "cpu",
+    tables=None,
+    scale: float | None = None,
+    repeats: int | None = None,
     seed: int = 0,
     device: str = "auto",
     n_jobs: int = 2,
@@ -49,24 +70,35 @@ def reproduce(
     data : str or path-like, default=None
         A DCASE 2018 Task 4 root (the real data, or one written by
         :func:`~sktriplet.datasets.make_domestic_soundscapes`). ``None`` generates
-        the embedded soundscapes into ``cache_dir`` first.
+        the embedded soundscapes of the preset into ``cache_dir`` first.
     out : str or path-like, default="sktriplet_results"
         Output folder: ``results.csv``, ``table2.md``, ``table3.md``, PNG plots,
         ``config.json`` and ``embeddings/`` (segment embeddings for the t-SNE map).
-    tables : sequence of {"2", "3"}, default=("2", "3")
-        Tables to run.
-    scale : float, default=0.01
-        Factor applied to the paper's triplet counts (31,560 / 85,780 / 159,900).
-    repeats : int, default=2
-        Runs per Table 3 cell (mean and 95 % confidence interval).
+    preset : {"cpu", "paper", "quick"}, default="cpu"
+        ``"cpu"``: Table 2 (both baselines, S1-S5) on the small embedded data
+        (60 labelled, 540 unlabelled clips), 3 seeds, every embedder at its
+        defaults (30 epochs of 2,048 triplets: the paper's 31,560 triplets per
+        epoch scaled to the data), about 25 minutes on 2 CPU cores.
+        ``"paper"``: the paper's three triplet counts per epoch, its extra rows
+        and Table 3, on the DCASE-proportioned embedded data; a GPU is advised.
+        ``"quick"``: a smoke run of both tables in a couple of minutes.
+    tables : sequence of {"2", "3"}, default=None
+        Tables to run (the preset's when None).
+    scale : float, default=None
+        Factor applied to the paper's triplet counts per epoch (the preset's when
+        None).
+    repeats : int, default=None
+        Seeds per cell, ``seed``, ``seed + 1``... (mean and spread; the preset's
+        when None: 3, 1 for "quick").
     seed : int, default=0
         Base seed; repeat ``r`` uses ``seed + r``.
     device : str, default="auto"
         Torch device of the embedders and taggers.
     n_jobs : int, default=2
-        Threads of feature extraction.
+        Threads of feature extraction, and cells run at once on the CPU (worker
+        processes with one torch thread each; 1 runs them in this process).
     quick : bool, default=False
-        Smoke-run sizes (small data, few triplets and epochs).
+        Same as ``preset="quick"``.
     force : bool, default=False
         Discard results in ``out`` that came from another configuration.
     cache_dir : str or path-like, default=None
@@ -76,7 +108,8 @@ def reproduce(
         Progress bars and the printed tables when positive.
     **settings
         Other :class:`ReproduceConfig` fields (``embedder_epochs``,
-        ``tagger_epochs``, ``batch_size``, ``frame_pool``, ``extras``, ``tsne``).
+        ``tagger_epochs``, ``batch_size``, ``frame_pool``, ``extras``, ``tsne``,
+        ``triplet_counts``, ``labeled_shares``).
 
     Returns
     -------
@@ -86,43 +119,43 @@ def reproduce(
     Examples
     --------
     >>> from sktriplet.experiments import reproduce
-    >>> reproduce(out="results", quick=True)  # doctest: +SKIP
+    >>> reproduce(out="results", preset="quick")  # doctest: +SKIP
     """
-    tables = tuple(
-        str(t) for t in ([tables] if isinstance(tables, (str, int)) else tables)
-    )
-    bad = [t for t in tables if t not in ("2", "3")]
-    if bad or not tables:
-        raise ValueError(f"tables must be a subset of ('2', '3'); got {tables}.")
-    if not scale > 0:
-        raise ValueError(f"scale must be positive; got {scale}.")
-    if int(repeats) < 1:
-        raise ValueError(f"repeats must be >= 1; got {repeats}.")
-    config = ReproduceConfig(
-        tables=tables,
-        scale=scale,
-        repeats=int(repeats),
-        seed=seed,
-        device=device,
-        n_jobs=n_jobs,
-        quick=quick,
-    )
     if quick:
-        config = replace(config, **QUICK_SETTINGS)
-    if settings:
-        unknown = set(settings) - set(ReproduceConfig.__dataclass_fields__)
-        if unknown:
-            raise TypeError(f"Unknown reproduce settings: {sorted(unknown)}.")
-        config = replace(config, **settings)
+        preset = "quick"
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {sorted(PRESETS)}; got {preset!r}.")
+    chosen = dict(PRESETS[preset])
+    if tables is not None:
+        chosen["tables"] = tuple(
+            str(t) for t in ([tables] if isinstance(tables, (str, int)) else tables)
+        )
+    bad = [t for t in chosen.get("tables", ("2",)) if t not in ("2", "3")]
+    if bad or not chosen.get("tables", ("2",)):
+        raise ValueError(
+            f"tables must be a subset of ('2', '3'); got {chosen.get('tables')}."
+        )
+    if scale is not None:
+        if not scale > 0:
+            raise ValueError(f"scale must be positive; got {scale}.")
+        chosen["scale"] = scale
+    if repeats is not None:
+        if int(repeats) < 1:
+            raise ValueError(f"repeats must be >= 1; got {repeats}.")
+        chosen["repeats"] = int(repeats)
+    unknown = set(settings) - set(ReproduceConfig.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"Unknown reproduce settings: {sorted(unknown)}.")
+    chosen.update({k: v for k, v in settings.items() if v is not None})
+    config = ReproduceConfig(seed=seed, device=device, n_jobs=n_jobs, **chosen)
     if int(config.frame_pool) < 1:
         raise ValueError(f"frame_pool must be >= 1; got {config.frame_pool}.")
+    started = time.perf_counter()
     cache_dir = get_data_home(cache_dir)
     root = (
         data
         if data is not None
-        else embedded_root(
-            cache_dir, "quick" if quick else "full", seed, verbose=verbose
-        )
+        else embedded_root(cache_dir, config.data_size, seed, verbose=verbose)
     )
     dataset = load_features(root, cache_dir, n_jobs=n_jobs, verbose=verbose)
     out = Path(out)
@@ -136,9 +169,15 @@ def reproduce(
             f"{out / 'results.csv'}; running {len(pending)}"
         )
     largest = max(config.scaled_counts())
+    results = _run_cells(pending, dataset, config)
     try:
-        for cell in progress(pending, enabled=bool(verbose), desc="cells", unit="cell"):
-            row, embedder = run_cell(cell, dataset, config)
+        for cell, (row, embedder) in progress(
+            results,
+            enabled=bool(verbose),
+            total=len(pending),
+            desc="cells",
+            unit="cell",
+        ):
             store.add(row)
             if (
                 config.tsne
@@ -146,6 +185,7 @@ def reproduce(
                 and cell.table == "2"
                 and cell.method in STRATEGIES
                 and cell.n_triplets == largest
+                and cell.repeat == 0
             ):
                 _save_segment_embeddings(out, cell.method, embedder, dataset, seed)
     finally:
@@ -159,7 +199,38 @@ def reproduce(
     if verbose:
         for text in written.values():
             print(text)
+        minutes = (time.perf_counter() - started) / 60
+        print(f"{len(pending)} cells run in {minutes:.1f} min (preset {preset!r})")
     return written
+
+
+def _run_cells(cells, data, config):
+    """``(cell, (row, embedder))`` of each cell, as each one finishes.
+
+    With ``n_jobs > 1`` on the CPU, cells run in that many worker processes with
+    one torch thread each: the paper's small networks use two cores better as two
+    fits than as one fit on two threads. Rows are still written by this process,
+    one at a time.
+    """
+    n_jobs = int(config.n_jobs)
+    on_cpu = resolve_device(config.device) == "cpu"
+    if n_jobs == 1 or not on_cpu or len(cells) < 2:
+        for cell in cells:
+            yield cell, run_cell(cell, data, config)
+        return
+    from joblib import Parallel, delayed
+
+    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+        delayed(_run_cell_one_thread)(cell, data, config) for cell in cells
+    )
+    yield from jobs
+
+
+def _run_cell_one_thread(cell, data, config):
+    import torch
+
+    torch.set_num_threads(1)
+    return cell, run_cell(cell, data, config)
 
 
 def _save_segment_embeddings(out, method, embedder, data, seed, max_segments=1500):
