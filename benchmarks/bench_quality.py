@@ -1,119 +1,132 @@
-"""Tagging quality on the embedded data: the paper's pipelines against chance.
+"""Tagging quality of the design card's pipelines at their defaults, against chance.
 
-Measures clip-level macro-F1 on the ``eval`` subset of the embedded soundscapes
-(:func:`sktriplet.datasets.load_domestic_soundscapes`, default sizes: 60 labelled,
-540 unlabelled, 100 eval clips, so the default label scarcity of 1 labelled clip in
-10) for each arm and seed, and prints one table with mean, spread and the ratio to
-the log-mel tagger:
+Fits every arm on the weakly labelled and unlabelled training clips of a DCASE
+2018 Task 4 layout (unlabelled rows of ``y`` are ``-1``) and scores clip tags on
+its ``eval`` subset: macro-F1 of ``predict`` (each estimator's own decision, no
+tuning on eval) and macro ROC AUC of ``predict_proba``. Arms:
 
-* ``logmel``: :class:`~sktriplet.tagging.SequenceTagger` on log-mel (the paper's
-  "classifier on log-mel" reference);
-* ``s2``, ``s5`` (any strategy name): ``Pipeline([TripletEmbedder(strategy),
-  FramePooling, SequenceTagger])`` fitted on the labelled *and* unlabelled clips
-  (unlabelled rows of ``y`` are ``-1``), the paper's semi-supervised and supervised
-  embeddings;
-* ``crnn``: :class:`~sktriplet.tagging.CRNNTagger`, the paper's baseline;
-* ``fast:<strategy>``: the embedder's opt-in fast mode (``amp=True``,
-  bf16 autocast on CPU), to compare its downstream macro-F1 with fp32.
+* ``logmel``: ``SequenceTagger()`` on log-mel (the paper's "classifier on
+  log-mel");
+* ``crnn``: ``CRNNTagger()``, the paper's supervised baseline;
+* ``s1`` ... ``s5``: ``Pipeline([("emb", TripletEmbedder(strategy=...)),
+  ("clf", SequenceTagger())])``, the design card's one-liner;
+* ``supcon:<strategy>``: the same with ``TripletEmbedder(loss="supcon")``;
+* ``fast:<strategy>``: the same with ``amp=True`` (bf16 autocast on CPU).
 
-Two chance levels are printed with them: tagging every class on every clip
-(``all-positive``), and random tags drawn with the labelled clips' class
-frequencies (``prior-random``, mean of 20 draws).
+Every estimator runs at its defaults (only ``device="cpu"`` and ``random_state``
+are set; ``--emb-param`` / ``--clf-param`` override defaults for an ablation), so
+the table measures what a user gets from the one-liner. The seed changes the
+networks, the triplets and the batches, not the data. Chance levels: tagging every
+class on every clip (``all-positive``), random tags drawn with the labelled clips'
+class frequencies (``prior-random``, mean of 20 draws; AUC 0.5).
+
+Data: the embedded soundscapes (``--preset small``: 60 labelled, 540 unlabelled,
+200 eval clips; ``--preset dcase``: 300 / 2,700 / 300, proportioned like DCASE
+2018), generated with ``--data-seed``, or any DCASE-layout folder with ``--data
+ROOT`` (its log-mel features are cached in ``--cache-dir``).
 
 Each (arm, seed) is one job, run ``--jobs`` at a time in separate processes with
-one torch thread each; the seed changes the networks, the triplets and the
-batches, not the data. Every tagger uses the same settings (``class_weight=
-"balanced"``, batch 16, ``--tagger-epochs``; frames averaged by ``--frame-pool``).
-
-Measured on the 2-core development machine (AMD EPYC, no GPU) with the defaults
-(3 seeds; 3 epochs of 2,048 triplets per embedder; 40 tagger epochs; about 20 min)::
-
-    arm            macro-F1 mean    std    min    max  x logmel   fit s  per seed
-    logmel                 0.352  0.009  0.344  0.362      1.00      19
-    s2                     0.381  0.025  0.357  0.407      1.08     321
-    s5                     0.394  0.010  0.387  0.405      1.12     375
-    crnn                   0.466  0.028  0.439  0.495      1.32      48
-    all-positive           0.278                           0.79
-    prior-random           0.159                           0.45
-
-The triplet embeddings lift the paper's classifier above log-mel (S5 on every seed,
-S2 on the mean and two seeds of three); the CRNN baseline, which learns its own
-convolutional front end end to end, is stronger than both at this label scarcity.
-``tests/test_quality.py`` asserts this ordering (opt-in: it takes the same 20 min).
-
-The fast mode against fp32, ``--arms s2 fast:s2 --n-triplets 1024
---embedder-epochs 2`` (3 seeds; bf16 is emulated on this CPU, hence the time)::
-
-    arm            macro-F1 mean    std    min    max   fit s  per seed
-    s2                     0.346  0.013  0.332  0.358     168  [0.348, 0.332, 0.358]
-    fast:s2                0.341  0.046  0.290  0.377     829  [0.377, 0.357, 0.29]
-
-The downstream macro-F1 is unchanged within the seed-to-seed spread. At this
-smaller budget (2,048 triplets) S2 does not yet beat log-mel (0.352).
+one torch thread each. Figures measured with this script are in the user guide
+("What matters for quality"), with the command lines that produced them.
 
 Usage::
 
-    python benchmarks/bench_quality.py                      # logmel, s2, s5
-    python benchmarks/bench_quality.py --arms logmel s2 fast:s2 --seeds 2
+    python benchmarks/bench_quality.py                      # logmel crnn s1 s2 s3 s5
+    python benchmarks/bench_quality.py --preset dcase --arms logmel crnn s2
+    python benchmarks/bench_quality.py --data /path/to/dcase2018_task4 --arms s2
+    python benchmarks/bench_quality.py --arms s2 --emb-param weak_label_share=1.0
     python benchmarks/bench_quality.py --quick              # smoke run, tiny sizes
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import time
 
 import numpy as np
 from joblib import Parallel, delayed
 
-SIZES = {
-    "default": {"n_labeled": 60, "n_unlabeled": 540, "n_test": 60, "n_eval": 100},
-    "quick": {"n_labeled": 16, "n_unlabeled": 48, "n_test": 12, "n_eval": 16},
-}
+QUICK_SIZES = {"n_labeled": 16, "n_unlabeled": 48, "n_test": 12, "n_eval": 16}
+TRAIN_SUBSETS = ("weak", "unlabel_in_domain")
 
 
-def load(size):
-    from sktriplet.datasets import load_domestic_soundscapes
+def load(args):
+    """``(X, y, train_rows, eval_rows, classes, description)`` of the chosen data."""
+    if args.data is not None:
+        from sktriplet.experiments import load_features
 
-    data = load_domestic_soundscapes(**SIZES[size], verbose=0)
-    subset = np.asarray(data.subset)
-    train = np.flatnonzero(np.isin(subset, ["weak", "unlabel_in_domain"]))
+        data = load_features(args.data, args.cache_dir, n_jobs=args.jobs, verbose=0)
+        X, y, subset, classes = data.X, data.y, data.subset, data.classes
+        name = str(args.data)
+    else:
+        from sktriplet.datasets import load_domestic_soundscapes
+
+        sizes = QUICK_SIZES if args.quick else {}
+        data = load_domestic_soundscapes(
+            preset=args.preset, random_state=args.data_seed, verbose=0, **sizes
+        )
+        X, y, classes = data.X, np.asarray(data.y), list(data.classes)
+        subset = np.asarray(data.subset)
+        name = f"embedded soundscapes, preset {args.preset!r}, seed {args.data_seed}"
+    train = np.flatnonzero(np.isin(subset, TRAIN_SUBSETS))
     evaluation = np.flatnonzero(subset == "eval")
-    return data.X, np.asarray(data.y), train, evaluation
-
-
-def tagger(arm, args, seed):
-    """The tagger of every arm, with the same settings (the CRNN for ``crnn``)."""
-    from sktriplet.tagging import CRNNTagger, SequenceTagger
-
-    cls = CRNNTagger if arm == "crnn" else SequenceTagger
-    return cls(
-        class_weight="balanced",
-        batch_size=16,
-        max_epochs=args.tagger_epochs,
-        device="cpu",
-        random_state=seed,
+    n_lab = int((y[train] >= 0).all(axis=1).sum())
+    desc = (
+        f"{name}: {len(train)} training clips ({n_lab} labelled), "
+        f"{len(evaluation)} eval clips, {y.shape[1]} classes"
     )
+    return X, y, train, evaluation, list(classes), desc
+
+
+def parse_params(items) -> dict:
+    """``["lr=0.01", "loss='supcon'"]`` -> ``{"lr": 0.01, "loss": "supcon"}``."""
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"parameter {item!r} is not of the form name=value")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value  # a bare string such as loss=supcon
+    return params
 
 
 def build(arm, args, seed):
+    """The arm's estimator at its defaults (plus ``--emb-param`` / ``--clf-param``)."""
     from sklearn.pipeline import Pipeline
 
     from sktriplet.embedding import TripletEmbedder
-    from sktriplet.features import FramePooling
+    from sktriplet.tagging import CRNNTagger, SequenceTagger
 
-    steps = [("pool", FramePooling(args.frame_pool)), ("clf", tagger(arm, args, seed))]
-    if arm in ("logmel", "crnn"):
-        return Pipeline(steps)
-    embedder = TripletEmbedder(
-        strategy=arm.removeprefix("fast:"),
-        n_triplets=args.n_triplets,
-        max_epochs=args.embedder_epochs,
-        amp=arm.startswith("fast:"),
-        device="cpu",
-        random_state=seed,
-    )
-    return Pipeline([("emb", embedder), *steps])
+    common = {"device": "cpu", "random_state": seed}
+    clf_params = {**common, **parse_params(args.clf_param)}
+    if arm == "crnn":
+        return CRNNTagger(**clf_params)
+    if arm == "logmel":
+        return SequenceTagger(**clf_params)
+    mode, _, strategy = arm.rpartition(":")
+    emb_params = {**common, **parse_params(args.emb_param)}
+    if mode == "fast":
+        emb_params["amp"] = True
+    elif mode == "supcon":
+        emb_params["loss"] = "supcon"
+    elif mode:
+        raise SystemExit(f"unknown arm {arm!r}")
+    if args.quick:
+        emb_params.setdefault("n_triplets", 128)
+        emb_params.setdefault("max_epochs", 1)
+    embedder = TripletEmbedder(strategy=strategy, **emb_params)
+    return Pipeline([("emb", embedder), ("clf", SequenceTagger(**clf_params))])
+
+
+def macro_auc(y_true, proba) -> float:
+    """Mean ROC AUC over the classes that have both labels in ``y_true``."""
+    from sklearn.metrics import roc_auc_score
+
+    keep = [c for c in range(y_true.shape[1]) if 0 < y_true[:, c].sum() < len(y_true)]
+    return float(np.mean([roc_auc_score(y_true[:, c], proba[:, c]) for c in keep]))
 
 
 def run_one(arm, seed, args, X_train, y_train, X_eval, y_eval):
@@ -127,9 +140,16 @@ def run_one(arm, seed, args, X_train, y_train, X_eval, y_eval):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        model = build(arm, args, seed).fit(X_train, y_train)
-        score = macro_f1_score(y_eval, model.predict(X_eval))
-    return arm, seed, float(score), time.perf_counter() - start
+        model = build(arm, args, seed)
+        if args.quick and arm in ("logmel", "crnn"):
+            model.set_params(max_epochs=2)
+        elif args.quick:
+            model.set_params(clf__max_epochs=2)
+        model.fit(X_train, y_train)
+        fit_s = time.perf_counter() - start
+        f1 = macro_f1_score(y_eval, model.predict(X_eval))
+        auc = macro_auc(y_eval, model.predict_proba(X_eval))
+    return arm, seed, float(f1), auc, fit_s
 
 
 def chance_levels(y, train, evaluation, n_draws=20):
@@ -150,67 +170,79 @@ def chance_levels(y, train, evaluation, n_draws=20):
 
 
 def measure(arms, args):
-    """Macro-F1 of every arm and seed, and the chance levels.
+    """Per-arm lists of macro-F1, macro AUC and fit seconds, and chance levels.
 
     ``args`` holds the settings (an :class:`argparse.Namespace` from
-    :func:`parse_args`). Returns ``(scores, seconds, chance)``: dicts mapping each
-    arm to its per-seed macro-F1 and fit seconds, and each chance level to its
-    macro-F1.
+    :func:`parse_args`). Returns ``(results, chance, description)`` where
+    ``results[arm]`` is a dict of lists ``f1``, ``auc``, ``seconds`` (one entry
+    per seed, in seed order).
     """
-    X, y, train, evaluation = load(args.size)
+    X, y, train, evaluation, _, desc = load(args)
     # loaded once here; joblib memory-maps the big arrays for the workers
     data = (X[train], y[train], X[evaluation], y[evaluation])
     jobs = [(arm, seed) for seed in range(args.seeds) for arm in arms]
-    results = Parallel(n_jobs=args.jobs)(
+    out = Parallel(n_jobs=args.jobs)(
         delayed(run_one)(arm, seed, args, *data) for arm, seed in jobs
     )
-    scores = {arm: [] for arm in arms}
-    seconds = {arm: [] for arm in arms}
-    for arm, _, score, sec in results:
-        scores[arm].append(score)
-        seconds[arm].append(sec)
-    return scores, seconds, chance_levels(y, train, evaluation)
+    results = {arm: {"f1": [], "auc": [], "seconds": []} for arm in arms}
+    for arm, _, f1, auc, sec in sorted(out, key=lambda r: (r[0], r[1])):
+        results[arm]["f1"].append(f1)
+        results[arm]["auc"].append(auc)
+        results[arm]["seconds"].append(sec)
+    return results, chance_levels(y, train, evaluation), desc
+
+
+def format_table(arms, results, chance) -> str:
+    ref = np.mean(results["logmel"]["f1"]) if "logmel" in results else None
+    lines = [
+        f"{'arm':<16}{'macro-F1':>9}{'std':>7}{'min':>7}{'max':>7}{'x logmel':>10}"
+        f"{'AUC':>7}{'AUC std':>8}{'fit s':>7}  F1 per seed"
+    ]
+    for arm in arms:
+        f1, auc = np.asarray(results[arm]["f1"]), np.asarray(results[arm]["auc"])
+        sd = f1.std(ddof=1) if len(f1) > 1 else 0.0
+        auc_sd = auc.std(ddof=1) if len(auc) > 1 else 0.0
+        ratio = f"{f1.mean() / ref:.2f}" if ref else "-"
+        lines.append(
+            f"{arm:<16}{f1.mean():>9.3f}{sd:>7.3f}{f1.min():>7.3f}{f1.max():>7.3f}"
+            f"{ratio:>10}{auc.mean():>7.3f}{auc_sd:>8.3f}"
+            f"{np.median(results[arm]['seconds']):>7.0f}  {np.round(f1, 3).tolist()}"
+        )
+    for name, value in chance.items():
+        ratio = f"{value / ref:.2f}" if ref else "-"
+        lines.append(f"{name:<16}{value:>9.3f}{'':>21}{ratio:>10}{0.5:>7.3f}")
+    return "\n".join(lines)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--arms", nargs="+", default=["logmel", "s2", "s5"])
+    parser.add_argument(
+        "--arms", nargs="+", default=["logmel", "crnn", "s1", "s2", "s3", "s5"]
+    )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--n-triplets", type=int, default=2048)
-    parser.add_argument("--embedder-epochs", type=int, default=3)
-    parser.add_argument("--tagger-epochs", type=int, default=40)
-    parser.add_argument("--frame-pool", type=int, default=10)
+    parser.add_argument("--data", default=None, help="a DCASE 2018 Task 4 root")
+    parser.add_argument("--cache-dir", default=None, help="feature cache of --data")
+    parser.add_argument("--preset", default="small", choices=["small", "dcase"])
+    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument("--emb-param", action="append", metavar="NAME=VALUE")
+    parser.add_argument("--clf-param", action="append", metavar="NAME=VALUE")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke)")
-    args = parser.parse_args(argv)
-    args.size = "quick" if args.quick else "default"
-    if args.quick:
-        args.n_triplets, args.embedder_epochs, args.tagger_epochs = 128, 1, 2
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    sizes = SIZES[args.size]
-    print(
-        f"data: {sizes['n_labeled'] + sizes['n_unlabeled']} training clips "
-        f"({sizes['n_labeled']} labelled), {sizes['n_eval']} eval clips; "
-        f"{args.seeds} seeds; embedders {args.embedder_epochs} x {args.n_triplets} "
-        f"triplets; tagger {args.tagger_epochs} epochs, frame pool {args.frame_pool}"
-    )
-    scores, seconds, chance = measure(args.arms, args)
-    ref = np.mean(scores["logmel"]) if "logmel" in scores else None
-    print(f"\n{'arm':<14}{'macro-F1 mean':>14}{'std':>7}{'min':>7}{'max':>7}"
-          f"{'x logmel':>10}{'fit s':>8}  per seed")
-    for arm in args.arms:
-        s = np.asarray(scores[arm])
-        ratio = f"{s.mean() / ref:.2f}" if ref else "-"
-        print(f"{arm:<14}{s.mean():>14.3f}{s.std(ddof=1) if len(s) > 1 else 0:>7.3f}"
-              f"{s.min():>7.3f}{s.max():>7.3f}{ratio:>10}"
-              f"{np.median(seconds[arm]):>8.0f}  {np.round(s, 3).tolist()}")
-    for name, value in chance.items():
-        ratio = f"{value / ref:.2f}" if ref else "-"
-        print(f"{name:<14}{value:>14.3f}{'':>21}{ratio:>10}")
+    start = time.perf_counter()
+    results, chance, desc = measure(args.arms, args)
+    print(f"data: {desc}; {args.seeds} seeds; estimators at their defaults")
+    overrides = (("--emb-param", args.emb_param), ("--clf-param", args.clf_param))
+    for flag, items in overrides:
+        if items:
+            print(f"{flag}: {' '.join(items)}")
+    print()
+    print(format_table(args.arms, results, chance))
+    print(f"\nwall time {time.perf_counter() - start:.0f} s with {args.jobs} jobs")
 
 
 if __name__ == "__main__":

@@ -32,13 +32,32 @@ def data_home(tmp_path, monkeypatch):
 
 def test_quality_measure_smoke(bench, data_home):
     args = bench.parse_args(["--quick", "--seeds", "1", "--jobs", "1"])
-    scores, seconds, chance = bench.measure(["logmel", "s2"], args)
-    assert set(scores) == {"logmel", "s2"}
-    for arm in scores:
-        assert len(scores[arm]) == 1 and 0.0 <= scores[arm][0] <= 1.0
-        assert seconds[arm][0] > 0
+    results, chance, desc = bench.measure(["logmel", "s2"], args)
+    assert set(results) == {"logmel", "s2"}
+    for arm, res in results.items():
+        assert len(res["f1"]) == 1 and 0.0 <= res["f1"][0] <= 1.0
+        assert 0.0 <= res["auc"][0] <= 1.0
+        assert res["seconds"][0] > 0
     assert set(chance) == {"all-positive", "prior-random"}
     assert 0.0 < chance["prior-random"] < 1.0 and 0.0 < chance["all-positive"] < 1.0
+    assert "16 labelled" in desc
+    table = bench.format_table(["logmel", "s2"], results, chance)
+    assert table.splitlines()[1].startswith("logmel")
+
+
+def test_quality_params_and_arms(bench):
+    assert bench.parse_params(["lr=0.01", "loss=supcon", "labeled_ratio=None"]) == {
+        "lr": 0.01,
+        "loss": "supcon",
+        "labeled_ratio": None,
+    }
+    args = bench.parse_args(["--emb-param", "weak_label_share=1.0"])
+    pipe = bench.build("supcon:s2", args, seed=3)
+    emb = pipe.named_steps["emb"]
+    assert (emb.loss, emb.weak_label_share, emb.random_state) == ("supcon", 1.0, 3)
+    assert type(bench.build("crnn", args, 0)).__name__ == "CRNNTagger"
+    with pytest.raises(SystemExit):
+        bench.build("what:s2", args, 0)
 
 
 @pytest.mark.slow
