@@ -23,7 +23,6 @@ from sktriplet import (
     macro_f1_scorer,
 )
 from sktriplet.datasets import load_domestic_soundscapes
-from sktriplet.features import FramePooling
 
 SIZES = {"n_labeled": 30, "n_unlabeled": 60, "n_test": 10, "n_eval": 10}
 N_TRIPLETS, TAG_EPOCHS, RATIOS = 96, 10, [0.25, 0.75]
@@ -47,13 +46,7 @@ pipe = Pipeline(
                 n_triplets=N_TRIPLETS, max_epochs=1, batch_size=32, random_state=0
             ),
         ),
-        ("pool", FramePooling(10)),
-        (
-            "clf",
-            SequenceTagger(
-                max_epochs=TAG_EPOCHS, class_weight="balanced", random_state=0
-            ),
-        ),
+        ("clf", SequenceTagger(max_epochs=TAG_EPOCHS, random_state=0)),
     ]
 )
 

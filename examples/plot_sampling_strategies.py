@@ -22,7 +22,6 @@ import numpy as np
 
 from sktriplet import SequenceTagger, TripletEmbedder, get_sampler, segment
 from sktriplet.datasets import load_domestic_soundscapes
-from sktriplet.features import FramePooling
 from sktriplet.metrics import macro_f1_score
 
 SIZES = {"n_labeled": 40, "n_unlabeled": 200, "n_test": 20, "n_eval": 40}
@@ -70,14 +69,10 @@ for name in ("s1", "s2", "s3", "s4", "s5"):
         strategy=name, n_triplets=N_TRIPLETS, max_epochs=EMB_EPOCHS, random_state=0
     )
     emb.fit(data.X[train], data.y[train])
-    pool = FramePooling(10)
     labeled = train[(data.y[train] >= 0).all(axis=1)]
-    Z = pool.fit_transform(emb.transform(data.X[labeled]))
-    tagger = SequenceTagger(
-        max_epochs=TAG_EPOCHS, class_weight="balanced", random_state=0
-    )
-    tagger.fit(Z, data.y[labeled])
-    pred = tagger.predict(pool.transform(emb.transform(data.X[evaluation])))
+    tagger = SequenceTagger(max_epochs=TAG_EPOCHS, random_state=0)
+    tagger.fit(emb.transform(data.X[labeled]), data.y[labeled])
+    pred = tagger.predict(emb.transform(data.X[evaluation]))
     scores[name] = macro_f1_score(data.y[evaluation], pred)
     print(f"{name}: macro-F1 {scores[name]:.3f}")
 
