@@ -428,3 +428,42 @@ def test_unpickle_tagger_from_before_frame_pool():
     loaded = pickle.loads(pickle.dumps(clf))
     assert loaded.frame_pool == 1 and loaded.pooling == "mean"
     np.testing.assert_array_equal(loaded.predict_proba(X), expected)
+
+
+def test_crnn_front_end_initialised_from_an_embedder():
+    from sktriplet.embedding import TripletEmbedder
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(12, 40, 8).astype(np.float32)
+    y = (X[:, :, :2].mean(axis=1) > 0).astype(int)
+    emb = TripletEmbedder(
+        strategy="s1",
+        n_triplets=16,
+        batch_size=8,
+        segment_frames=8,
+        frame_pool=1,
+        max_epochs=1,
+        random_state=0,
+        module__n_filters=4,
+        device="cpu",
+    ).fit(X)
+    kw = {"n_filters": 4, "hidden_size": 4, "max_epochs": 1, "device": "cpu"}
+    clf = CRNNTagger(cnn_init=emb.net_.module_, lr=1e-12, random_state=0, **kw)
+    clf.fit(X, y)
+    # the weights start from the embedder's (BatchNorm statistics move anyway)
+    tuned = dict(clf.module_.cnn.named_parameters())
+    for name, value in emb.net_.module_.named_parameters():
+        torch.testing.assert_close(tuned[name], value, atol=1e-6, rtol=0)
+    scratch = CRNNTagger(lr=1e-12, random_state=0, **kw).fit(X, y)
+    first = next(iter(emb.net_.module_.state_dict()))
+    assert not torch.allclose(
+        scratch.module_.cnn.state_dict()[first], clf.module_.cnn.state_dict()[first]
+    )
+    # a state dict works too, and clone / pickle keep the parameter
+    state = emb.net_.module_.state_dict()
+    again = clone(CRNNTagger(cnn_init=state, random_state=0, **kw)).fit(X, y)
+    pickle.loads(pickle.dumps(again)).predict(X[:2])
+    with pytest.raises(ValueError, match="cnn_init does not fit"):
+        CRNNTagger(cnn_init=emb.net_.module_, **{**kw, "n_filters": 8}).fit(X, y)
+    with pytest.raises(ValueError, match="cnn_init"):
+        CRNNTagger(cnn_init="weights.pt", **kw).fit(X, y)

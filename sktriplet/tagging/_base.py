@@ -144,6 +144,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
     def _module_params(self, n_features, n_classes, activation):
         """Return ``(module_class, kwargs)`` of the network to train."""
 
+    def _init_module(self, module):
+        """Hook: set initial weights of the freshly built ``module`` (no-op)."""
+
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, reset):
         if hasattr(X, "shape"):
@@ -281,7 +284,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
         with torch.random.fork_rng(devices=cuda):
             torch.manual_seed(seed)
-            net.fit(X3, target)
+            net.initialize()
+            self._init_module(net.module_)
+            net.partial_fit(X3, target)
         self.module_ = net.module_.to("cpu").eval()
         self.history_ = net.history
         self.classes_ = classes

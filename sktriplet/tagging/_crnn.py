@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import torch
+
 from ..nn import CRNN
 from ..utils._sklearn_compat import Interval
 from ._base import BaseTagger
@@ -67,6 +69,14 @@ class CRNNTagger(BaseTagger):
     frame_pool : int or "auto", default="auto"
         Frames averaged into one step before the network; ``"auto"`` keeps about
         100 steps per clip (see :class:`SequenceTagger`).
+    cnn_init : torch.nn.Module, dict or None, default=None
+        Pre-training then fine-tuning: a :class:`~sktriplet.nn.ConvEmbedding` (for
+        instance ``embedder.net_.module_`` of a fitted
+        :class:`~sktriplet.embedding.TripletEmbedder` with the same ``frame_pool``)
+        or its state dict, whose weights initialise the convolutional front end
+        before the whole network is trained on the labelled clips. It must have
+        this tagger's ``n_filters``, ``n_conv``, ``pool_freq`` and mel bands.
+        ``None`` starts from a random initialisation.
 
     Attributes
     ----------
@@ -113,6 +123,7 @@ class CRNNTagger(BaseTagger):
         "hidden_size": [Interval(Integral, 1, None, closed="left")],
         "num_layers": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "cnn_init": [None, torch.nn.Module, dict],
     }
 
     def __init__(
@@ -138,6 +149,7 @@ class CRNNTagger(BaseTagger):
         standardize=True,
         pooling="max",
         frame_pool="auto",
+        cnn_init=None,
     ):
         self.n_filters = n_filters
         self.n_conv = n_conv
@@ -159,6 +171,25 @@ class CRNNTagger(BaseTagger):
         self.standardize = standardize
         self.pooling = pooling
         self.frame_pool = frame_pool
+        self.cnn_init = cnn_init
+
+    def _init_module(self, module):
+        """Copy ``cnn_init``'s weights into the convolutional front end."""
+        if self.cnn_init is None:
+            return
+        state = (
+            self.cnn_init.state_dict()
+            if isinstance(self.cnn_init, torch.nn.Module)
+            else self.cnn_init
+        )
+        try:
+            module.cnn.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(
+                "cnn_init does not fit the CRNN's convolutional front end (it needs "
+                f"n_filters={self.n_filters}, n_conv={self.n_conv}, "
+                f"pool_freq={self.pool_freq} and the input's mel bands): {exc}"
+            ) from exc
 
     def _module_params(self, n_features, n_classes, activation):
         return CRNN, {
