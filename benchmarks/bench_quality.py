@@ -11,7 +11,11 @@ tuning on eval) and macro ROC AUC of ``predict_proba``. Arms:
 * ``s1`` ... ``s5``: ``Pipeline([("emb", TripletEmbedder(strategy=...)),
   ("clf", SequenceTagger())])``, the design card's one-liner;
 * ``supcon:<strategy>``: the same with ``TripletEmbedder(loss="supcon")``;
-* ``fast:<strategy>``: the same with ``amp=True`` (bf16 autocast on CPU).
+* ``fast:<strategy>``: the same with ``amp=True`` (bf16 autocast on CPU);
+* ``finetune:<strategy>``: pre-training then fine-tuning, ``CRNNTagger(cnn_init=
+  embedder.net_.module_)`` after the embedder (defaults) is fitted: the CRNN's
+  convolutional front end starts from the triplet embedding and the whole CRNN is
+  trained on the labelled clips.
 
 Every estimator runs at its defaults (only ``device="cpu"`` and ``random_state``
 are set; ``--emb-param`` / ``--clf-param`` override defaults for an ablation), so
@@ -93,6 +97,30 @@ def parse_params(items) -> dict:
     return params
 
 
+class FineTunedCRNN:
+    """Fit a triplet embedder, then a CRNN whose front end starts from its CNN."""
+
+    def __init__(self, embedder, tagger):
+        self.embedder = embedder
+        self.tagger = tagger
+
+    def fit(self, X, y):
+        self.embedder.fit(X, y)
+        self.tagger.set_params(cnn_init=self.embedder.net_.module_)
+        self.tagger.fit(X, y)  # the tagger keeps the labelled rows
+        return self
+
+    def set_params(self, **params):
+        self.tagger.set_params(**params)
+        return self
+
+    def predict(self, X):
+        return self.tagger.predict(X)
+
+    def predict_proba(self, X):
+        return self.tagger.predict_proba(X)
+
+
 def build(arm, args, seed):
     """The arm's estimator at its defaults (plus ``--emb-param`` / ``--clf-param``)."""
     from sklearn.pipeline import Pipeline
@@ -108,15 +136,18 @@ def build(arm, args, seed):
         return SequenceTagger(**clf_params)
     mode, _, strategy = arm.rpartition(":")
     emb_params = {**common, **parse_params(args.emb_param)}
+    if args.quick:
+        emb_params.setdefault("n_triplets", 128)
+        emb_params.setdefault("max_epochs", 1)
     if mode == "fast":
         emb_params["amp"] = True
+    elif mode == "finetune":
+        embedder = TripletEmbedder(strategy=strategy, **emb_params)
+        return FineTunedCRNN(embedder, CRNNTagger(**clf_params))
     elif mode == "supcon":
         emb_params["loss"] = "supcon"
     elif mode:
         raise SystemExit(f"unknown arm {arm!r}")
-    if args.quick:
-        emb_params.setdefault("n_triplets", 128)
-        emb_params.setdefault("max_epochs", 1)
     embedder = TripletEmbedder(strategy=strategy, **emb_params)
     return Pipeline([("emb", embedder), ("clf", SequenceTagger(**clf_params))])
 
@@ -141,7 +172,7 @@ def run_one(arm, seed, args, X_train, y_train, X_eval, y_eval):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         model = build(arm, args, seed)
-        if args.quick and arm in ("logmel", "crnn"):
+        if args.quick and (arm in ("logmel", "crnn") or arm.startswith("finetune")):
             model.set_params(max_epochs=2)
         elif args.quick:
             model.set_params(clf__max_epochs=2)

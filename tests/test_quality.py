@@ -1,8 +1,9 @@
 """The tagging quality bar on the embedded data (benchmarks/bench_quality.py).
 
-The full check trains two triplet embedders and three taggers per seed on the
-default embedded soundscapes (60 labelled + 540 unlabelled clips), 3 seeds: about
-20 minutes on 2 cores, so it only runs with ``SKTRIPLET_QUALITY_TESTS=1``. The
+The full check fits the design card's pipeline (S1, S2, S3) and both baselines at
+their defaults on the small embedded soundscapes (60 labelled + 540 unlabelled
+clips), 3 seeds: about 15 minutes on 2 cores, so it only runs with
+``SKTRIPLET_QUALITY_TESTS=1``. The
 small smoke test runs the same code on tiny sizes in the default suite.
 """
 
@@ -63,15 +64,21 @@ def test_quality_params_and_arms(bench):
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("SKTRIPLET_QUALITY_TESTS") != "1",
-    reason="about 20 min on 2 cores; run with SKTRIPLET_QUALITY_TESTS=1",
+    reason="about 15 min on 2 cores; run with SKTRIPLET_QUALITY_TESTS=1",
 )
 def test_quality_bar_on_embedded_data(bench):
-    """S2 pipeline > log-mel tagger; supervised pipeline far above chance."""
+    """The design card's pipeline at its defaults, 3 seeds, on the small preset.
+
+    Measured (user guide, "What matters for quality"): S2 0.479, CRNN 0.481,
+    S5 0.466, S3 0.460, S1 0.386, log-mel tagger 0.348. Asserted: S2 well above
+    the log-mel tagger and above S1 and S3, and level with the CRNN (within 0.03;
+    the goal of 0.03 *above* it is not reached).
+    """
     args = bench.parse_args(["--seeds", "3"])
-    scores, _, chance = bench.measure(["logmel", "s2", "s5"], args)
-    mean = {arm: float(np.mean(s)) for arm, s in scores.items()}
-    assert mean["s2"] > mean["logmel"], mean
-    assert mean["s5"] > mean["logmel"], mean
-    # "a wide margin": 0.08 above tagging everything, twice random guessing
-    assert mean["s5"] >= chance["all-positive"] + 0.08, (mean, chance)
-    assert mean["s5"] >= 2 * chance["prior-random"], (mean, chance)
+    results, chance, _ = bench.measure(["logmel", "crnn", "s1", "s2", "s3"], args)
+    mean = {arm: float(np.mean(res["f1"])) for arm, res in results.items()}
+    assert mean["s2"] >= mean["logmel"] + 0.10, mean
+    assert mean["s2"] > mean["s1"], mean
+    assert mean["s2"] > mean["s3"], mean
+    assert mean["s2"] >= mean["crnn"] - 0.03, mean
+    assert mean["s2"] >= chance["all-positive"] + 0.15, (mean, chance)
