@@ -212,3 +212,35 @@ def test_experiment_data_rows():
     )
     np.testing.assert_array_equal(data.rows("weak"), [0, 2])
     assert data.describe() == {"eval": 1, "weak": 2}
+
+
+@pytest.mark.parametrize("cls", ["SequenceTagger", "CRNNTagger"])
+def test_best_epoch_on_held_out_scores_what_the_network_sees(cls):
+    import sktriplet.tagging as tagging
+    from sktriplet.experiments import BestEpochOnHeldOut
+    from sktriplet.metrics import macro_f1_score
+
+    rng = np.random.RandomState(0)
+    # log-mel-like scale and 250 frames: the tagger pools and standardizes
+    X = rng.normal(-40, 5, size=(60, 250, 8)).astype(np.float32)
+    y = (X[:, :, :2].mean(axis=1) > -40).astype(int)
+    X_test, y_test = X[40:], y[40:]
+    kw = {"hidden_size": 4, "max_epochs": 6, "lr": 0.01, "device": "cpu"}
+    if cls == "CRNNTagger":
+        kw.update(n_filters=4, n_conv=1)
+    seen = []
+
+    class Recording(BestEpochOnHeldOut):
+        def on_epoch_end(self, net, **kwargs):
+            super().on_epoch_end(net, **kwargs)
+            seen.append(self.inputs_)
+
+    tagger = getattr(tagging, cls)(
+        random_state=0, callbacks=[Recording(X_test, y_test)], **kw
+    ).fit(X[:40], y[:40])
+    # pooled to about 100 steps and standardized like the training clips
+    assert seen[0].shape == (20, 125, 8)
+    assert abs(float(seen[0].mean())) < 0.5 and 0.2 < float(seen[0].std()) < 2
+    scores = tagger.history_[:, "heldout_f1"]
+    # the restored epoch scores on test exactly what the callback measured
+    assert macro_f1_score(y_test, tagger.predict(X_test)) == pytest.approx(max(scores))

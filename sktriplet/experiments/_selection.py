@@ -33,14 +33,26 @@ class BestEpochOnHeldOut(Callback):
         self.y = y
         self.threshold = threshold
 
+    def set_input_transform(self, transform):
+        """Called by the taggers: how to turn ``X`` into the network's input.
+
+        The taggers pool and standardize clips before their network; scoring the
+        raw ``X`` would pick the best epoch on inputs the network never sees.
+        """
+        self.input_transform_ = transform
+
     def initialize(self):
+        self.inputs_ = None
         self.best_score_ = -np.inf
         self.best_state_ = None
         self.best_epoch_ = 0
         return self
 
     def on_epoch_end(self, net, **kwargs):
-        proba = net.predict_proba(self.X)
+        if getattr(self, "inputs_", None) is None:
+            transform = getattr(self, "input_transform_", None)
+            self.inputs_ = self.X if transform is None else transform(self.X)
+        proba = net.predict_proba(self.inputs_)
         score = macro_f1_score(self.y, (proba >= self.threshold).astype(int))
         net.history.record("heldout_f1", score)
         if score > self.best_score_:

@@ -277,7 +277,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             train_split=None,
             iterator_train__shuffle=True,
             iterator_train__generator=torch.Generator().manual_seed(seed),
-            callbacks=copy.deepcopy(self.callbacks),
+            callbacks=self._fit_callbacks(),
             verbose=self.verbose,
             device=device,
         )
@@ -293,6 +293,24 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         self.multilabel_ = not is_1d
         return self
 
+    def _fit_callbacks(self):
+        """Copies of ``callbacks``; those that score inputs get the tagger's steps.
+
+        A callback with a ``set_input_transform(fn)`` method (such as
+        :class:`~sktriplet.experiments.BestEpochOnHeldOut`) receives ``fn``, which
+        turns clips as given to :meth:`predict` into the network's input
+        (validation, frame pooling and standardization learnt in this fit).
+        """
+        callbacks = copy.deepcopy(self.callbacks)
+        for entry in callbacks or []:
+            callback = entry[1] if isinstance(entry, tuple) else entry
+            if hasattr(callback, "set_input_transform"):
+                callback.set_input_transform(self._network_input)
+        return callbacks
+
+    def _network_input(self, X):
+        return self._standardized(self._validate_X(X, reset=False))
+
     # -------------------------------------------------------------- inference
     def _standardized(self, X3):
         if self.feature_mean_ is None:
@@ -301,7 +319,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
     def _clip_proba(self, X):
         check_is_fitted(self, "module_")
-        X3 = self._standardized(self._validate_X(X, reset=False))
+        X3 = self._network_input(X)
         device = resolve_device(self.device)
         module = self.module_
         if device != "cpu":
