@@ -10,7 +10,9 @@ tuning on eval) and macro ROC AUC of ``predict_proba``. Arms:
 * ``crnn``: ``CRNNTagger()``, the paper's supervised baseline;
 * ``s1`` ... ``s5``: ``Pipeline([("emb", TripletEmbedder(strategy=...)),
   ("clf", SequenceTagger())])``, the design card's one-liner;
-* ``supcon:<strategy>``: the same with ``TripletEmbedder(loss="supcon")``;
+* ``triplet:<strategy>`` / ``supcon:<strategy>``: the same with
+  ``TripletEmbedder(loss="triplet")`` (the paper's objective) or
+  ``loss="supcon"`` (the default);
 * ``fast:<strategy>``: the same with ``amp=True`` (bf16 autocast on CPU);
 * ``finetune:<strategy>``: pre-training then fine-tuning, ``CRNNTagger(cnn_init=
   embedder.net_.module_)`` after the embedder (defaults) is fitted: the CRNN's
@@ -144,8 +146,8 @@ def build(arm, args, seed):
     elif mode == "finetune":
         embedder = TripletEmbedder(strategy=strategy, **emb_params)
         return FineTunedCRNN(embedder, CRNNTagger(**clf_params))
-    elif mode == "supcon":
-        emb_params["loss"] = "supcon"
+    elif mode in ("supcon", "triplet"):
+        emb_params["loss"] = mode
     elif mode:
         raise SystemExit(f"unknown arm {arm!r}")
     embedder = TripletEmbedder(strategy=strategy, **emb_params)

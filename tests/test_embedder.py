@@ -59,6 +59,7 @@ def small(**params):
         "batch_size": 16,
         "segment_frames": 8,
         "frame_pool": 1,
+        "loss": "triplet",
         "max_epochs": 2,
         "random_state": 0,
         "module__n_filters": 4,

@@ -57,6 +57,8 @@ def test_quality_params_and_arms(bench):
     emb = pipe.named_steps["emb"]
     assert (emb.loss, emb.weak_label_share, emb.random_state) == ("supcon", 1.0, 3)
     assert type(bench.build("crnn", args, 0)).__name__ == "CRNNTagger"
+    assert bench.build("triplet:s3", args, 0).named_steps["emb"].loss == "triplet"
+    assert bench.build("finetune:s2", args, 0).tagger.cnn_init is None
     with pytest.raises(SystemExit):
         bench.build("what:s2", args, 0)
 

@@ -114,6 +114,7 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
 
     params = {
         "n_triplets": n_triplets,
+        "loss": "triplet",  # the paper's objective in the paper's tables
         "frame_pool": config.frame_pool,
         "device": config.device,
         "random_state": seed,
