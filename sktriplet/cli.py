@@ -161,7 +161,7 @@ def _add_reproduce(sub):
         choices=["cpu", "paper", "quick"],
         default="cpu",
         help="cpu (default): Table 2 on the small embedded data, estimators at "
-        "their defaults, 3 seeds, about 25 min on 2 cores; paper: the paper's "
+        "their defaults, 3 seeds, about 16 min on 2 cores; paper: the paper's "
         "triplet counts and Table 3 on DCASE-proportioned data (GPU advised); "
         "quick: a smoke run",
     )

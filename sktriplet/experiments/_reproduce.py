@@ -20,7 +20,7 @@ from ._runner import ReproduceConfig, plan_cells, run_cell
 #: Named settings (fields of :class:`ReproduceConfig`); explicit arguments win.
 PRESETS = {
     # Table 2 on the small embedded data at the estimators' defaults, 3 seeds:
-    # about 25 min on 2 CPU cores.
+    # 16 min on 2 CPU cores (README command 1).
     "cpu": {},
     # The paper's sizes: its three triplet counts, the extra rows, Table 3, on
     # the DCASE-proportioned embedded data (or --data): hours, a GPU advised.
@@ -78,7 +78,7 @@ def reproduce(
         ``"cpu"``: Table 2 (both baselines, S1-S5) on the small embedded data
         (60 labelled, 540 unlabelled clips), 3 seeds, every embedder at its
         defaults (30 epochs of 2,048 triplets: the paper's 31,560 triplets per
-        epoch scaled to the data), about 25 minutes on 2 CPU cores.
+        epoch scaled to the data), 16 minutes on 2 CPU cores.
         ``"paper"``: the paper's three triplet counts per epoch, its extra rows
         and Table 3, on the DCASE-proportioned embedded data; a GPU is advised.
         ``"quick"``: a smoke run of both tables in a couple of minutes.
@@ -130,24 +130,21 @@ def reproduce(
         chosen["tables"] = tuple(
             str(t) for t in ([tables] if isinstance(tables, (str, int)) else tables)
         )
-    bad = [t for t in chosen.get("tables", ("2",)) if t not in ("2", "3")]
-    if bad or not chosen.get("tables", ("2",)):
-        raise ValueError(
-            f"tables must be a subset of ('2', '3'); got {chosen.get('tables')}."
-        )
     if scale is not None:
-        if not scale > 0:
-            raise ValueError(f"scale must be positive; got {scale}.")
         chosen["scale"] = scale
     if repeats is not None:
-        if int(repeats) < 1:
-            raise ValueError(f"repeats must be >= 1; got {repeats}.")
         chosen["repeats"] = int(repeats)
     unknown = set(settings) - set(ReproduceConfig.__dataclass_fields__)
     if unknown:
         raise TypeError(f"Unknown reproduce settings: {sorted(unknown)}.")
     chosen.update({k: v for k, v in settings.items() if v is not None})
     config = ReproduceConfig(seed=seed, device=device, n_jobs=n_jobs, **chosen)
+    if not config.tables or any(t not in ("2", "3") for t in config.tables):
+        raise ValueError(f"tables must be a subset of ('2', '3'); got {config.tables}.")
+    if not config.scale > 0:
+        raise ValueError(f"scale must be positive; got {config.scale}.")
+    if config.repeats < 1:
+        raise ValueError(f"repeats must be >= 1; got {config.repeats}.")
     if int(config.frame_pool) < 1:
         raise ValueError(f"frame_pool must be >= 1; got {config.frame_pool}.")
     started = time.perf_counter()
