@@ -215,7 +215,7 @@ def _add_reproduce(sub):
         type=int,
         default=10,
         help="mean-pool the input frames of embedders and baselines by this "
-        "factor (default 10; 1 = the paper's resolution, about 4x slower)",
+        "factor (default 10; 1 = the paper's resolution, about 15x slower per epoch)",
     )
     p.add_argument(
         "--quick",

@@ -124,7 +124,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     frame_pool : int, default=10
         Input frames averaged into one step before the CNN (10 frames of 10 ms:
         0.1 s); the embedding has one vector per step. 1 = the paper's full
-        resolution, about 4x slower to train for no better tags.
+        resolution, about 15x slower per epoch (53 s against 3.4 s on one core)
+        for no better tags.
     segment_frames : int, default=96
         Input frames per training segment (96 frames of 10 ms = 0.96 s); the
         segment has ``ceil(segment_frames / frame_pool)`` steps.
