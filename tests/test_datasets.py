@@ -408,3 +408,99 @@ def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
     assert sizes == {"n_labeled": 0, "n_unlabeled": 2700, "n_test": 150, "n_eval": 7}
     with pytest.raises(ValueError, match="preset must be one of.*dcase"):
         load(preset="huge", data_home=tmp_path)
+
+
+def test_get_data_home_created_user_only(tmp_path, monkeypatch):
+    from sktriplet.datasets import get_data_home
+
+    monkeypatch.delenv("SKTRIPLET_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = get_data_home()
+    assert home == tmp_path / ".cache" / "sktriplet"
+    assert home.stat().st_mode & 0o777 == 0o700
+    monkeypatch.setenv("SKTRIPLET_DATA", str(tmp_path / "env"))
+    assert get_data_home().stat().st_mode & 0o777 == 0o700
+    # an existing folder keeps the mode its owner gave it
+    (tmp_path / "shared").mkdir(mode=0o755)
+    (tmp_path / "shared").chmod(0o755)
+    assert get_data_home(tmp_path / "shared").stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../../../etc/passwd", "/etc/hostname", "sub/../../unlabel_in_domain/x.wav"],
+)
+def test_loader_refuses_filenames_outside_audio_folder(dcase_root, name):
+    path = dcase_root / "dataset/metadata/train/weak.csv"
+    path.write_text(path.read_text() + f"{name}\tDog\n")
+    with pytest.raises(ValueError, match=r"weak\.csv, line 5.*outside the audio"):
+        load_dcase2018_task4(dcase_root)
+
+
+def test_loader_follows_symlinks_inside_the_audio_folder(dcase_root, tmp_path):
+    # git-annex / DataLad data sets: every audio file links into .git/annex.
+    store = tmp_path / "annex" / "object.wav"
+    store.parent.mkdir()
+    store.write_bytes(b"x")
+    (dcase_root / "dataset/audio/train/unlabel_in_domain/link.wav").symlink_to(store)
+    path = dcase_root / "dataset/metadata/train/unlabel_in_domain.csv"
+    path.write_text(path.read_text() + "link.wav\n")
+    data = load_dcase2018_task4(dcase_root, subsets="unlabel_in_domain")
+    assert any(
+        f.endswith("object.wav") or f.endswith("link.wav") for f in data.filenames
+    )
+
+
+def test_loader_accepts_utf8_bom(dcase_root):
+    path = dcase_root / "dataset/metadata/train/weak.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    data = load_dcase2018_task4(dcase_root, subsets="weak")
+    assert data.y[0, _col("Dog")] == 1 and len(data.filenames) == 3
+
+
+def test_loader_non_utf8_names_file_and_line(dcase_root):
+    path = dcase_root / "dataset/metadata/test/test.csv"
+    path.write_bytes(path.read_bytes() + "Ycaf\u00e9.wav\t\t\t\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"test\.csv, line 6: not valid UTF-8"):
+        load_dcase2018_task4(dcase_root)
+
+
+def test_loader_warns_on_conflicting_weak_labels(dcase_root):
+    path = dcase_root / "dataset/metadata/train/weak.csv"
+    text = path.read_text()
+    # an exact repeat is harmless; a repeat with other labels is reported
+    path.write_text(
+        text + "Y0a5ExN1xbSg_30.000_40.000.wav\tRunning_water\n"
+        "Y07fghylishw_20.000_30.000.wav\tCat\n"
+    )
+    with pytest.warns(UserWarning, match=r"weak\.csv: 1 filename.*Y07fgh.*lines 2, 6"):
+        data = load_dcase2018_task4(dcase_root, subsets="weak")
+    assert len(data.filenames) == 3
+    assert data.y[0, [_col("Dog"), _col("Speech"), _col("Cat")]].tolist() == [1, 1, 1]
+
+
+def test_loader_strong_label_repeats_do_not_warn(dcase_root, recwarn):
+    load_dcase2018_task4(dcase_root)  # test.csv and eval.csv repeat clips
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_loader_empty_subset_named(dcase_root):
+    path = dcase_root / "dataset/metadata/eval/eval.csv"
+    path.write_text("filename\tonset\toffset\tevent_label\n")
+    with pytest.raises(ValueError, match=r"Subset 'eval' is empty: .*eval\.csv"):
+        load_dcase2018_task4(dcase_root)
+    assert len(load_dcase2018_task4(dcase_root, subsets=["weak", "test"]).y) == 5
+
+
+def test_load_domestic_soundscapes_with_an_empty_subset(tmp_path):
+    from sktriplet.datasets import load_domestic_soundscapes
+
+    data = load_domestic_soundscapes(
+        n_labeled=4,
+        n_unlabeled=0,
+        n_test=2,
+        n_eval=0,
+        data_home=tmp_path,
+        features=False,
+    )
+    assert sorted(set(data.subset)) == ["test", "weak"] and len(data.y) == 6

@@ -188,3 +188,49 @@ def test_frame_pooling():
         FramePooling(5).fit(X).transform(X[:, :, :2])
     with pytest.raises(ValueError, match="size"):
         FramePooling(0).fit(X)
+
+
+@pytest.mark.parametrize(
+    "dtype, subtype",
+    [("int16", "PCM_16"), ("int32", "PCM_32"), ("uint8", "PCM_U8"), ("int8", "PCM_S8")],
+)
+def test_integer_pcm_scaled_like_files(tmp_path, dtype, subtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(3)
+    pcm = rng.integers(info.min, info.max, size=(2, 4000), endpoint=True).astype(dtype)
+    # the file holds the same samples: soundfile writes floats k / 2**(bits-1)
+    # (centred on 128 for unsigned 8-bit) back as the integers k exactly
+    offset = 128 if dtype == "uint8" else 0
+    scale = 2.0 ** (info.bits - 1)
+    # WAV has no signed 8-bit subtype, AIFF has
+    path = tmp_path / f"{dtype}.{'aiff' if subtype == 'PCM_S8' else 'wav'}"
+    sf.write(path, (pcm.T.astype(np.float64) - offset) / scale, 8000, subtype=subtype)
+    assert np.array_equal(sf.read(path, dtype="float64")[0] * scale + offset, pcm.T)
+    ext = LogMelExtractor(sr=8000, duration=0.5, n_fft=256, n_mels=16).fit()
+    from_file = ext.transform([path])
+    from_array = ext.transform([pcm])
+    np.testing.assert_allclose(from_array, from_file, atol=1e-3)
+    np.testing.assert_allclose(ext.transform(pcm[:1]), ext.transform([pcm[0]]))
+
+
+def test_integer_types_without_pcm_convention_rejected():
+    ext = LogMelExtractor(sr=8000, n_fft=256).fit()
+    for dtype in ("int64", "uint16"):
+        with pytest.raises(ValueError, match=rf"X\[0\] has integer dtype {dtype}"):
+            ext.transform(np.zeros((1, 800), dtype))
+
+
+def test_truncated_wav_warns_with_both_lengths(tmp_path):
+    import struct
+
+    path = tmp_path / "cut.wav"
+    sf.write(path, np.full((8000, 2), 0.1), 8000, subtype="PCM_16")  # 1 s stereo
+    raw = path.read_bytes()
+    assert struct.unpack("<I", raw[40:44]) == (32000,)  # the header's data size
+    path.write_bytes(raw[:-8000])  # cut a quarter of the frames off the end
+    # libsndfile itself says nothing: it decodes the 0.75 s that are there
+    assert sf.info(path).frames == 6000
+    ext = LogMelExtractor(sr=8000, duration=1.0, n_fft=256, n_mels=16).fit()
+    with pytest.warns(UserWarning, match=r"cut\.wav is truncated.*0\.750 s.*1\.000 s"):
+        X = ext.transform([path])
+    assert X[0, -1].max() == pytest.approx(-100.0)  # the missing tail is padded

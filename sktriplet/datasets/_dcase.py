@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
+import os
 import warnings
 from pathlib import Path
 
@@ -66,48 +69,116 @@ def dataset_dir(root) -> Path:
     )
 
 
-def _read_metadata(path: Path, kind) -> dict[str, set[str] | None]:
-    """Read one metadata CSV into ``{filename: set of labels}`` (None = unlabelled)."""
+def _read_text(path: Path) -> str:
+    """The text of a UTF-8 metadata file, with or without a byte-order mark."""
+    raw = path.read_bytes()
+    # Spreadsheet exports start with a UTF-8 byte-order mark (what "utf-8-sig"
+    # strips); it is removed by hand so that a decoding error's offset, and so its
+    # line number, counts from the first byte after it.
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(
+            f"{path}, line {lineno}: not valid UTF-8 (byte {raw[exc.start]:#04x}); "
+            "metadata files must be UTF-8 encoded (re-save it as UTF-8, e.g. from "
+            "Latin-1)."
+        ) from None
+
+
+def _check_inside(filename: str, root: Path, path: Path, lineno: int) -> None:
+    """Refuse a metadata file name that leaves its audio folder ``root``.
+
+    Metadata is user input: ``../../etc/passwd`` or an absolute path would
+    otherwise be returned as a clip and read. The check is on the name itself:
+    symbolic links inside the folder are the data owner's and are followed
+    (git-annex and DataLad data sets link every file into ``.git/annex``).
+    """
+    normal = os.path.normpath(filename)
+    if (
+        os.path.isabs(filename)
+        or Path(filename).drive
+        or normal == os.pardir
+        or normal.startswith(os.pardir + os.sep)
+    ):
+        raise ValueError(
+            f"{path}, line {lineno}: filename {filename!r} leads to "
+            f"{os.path.normpath(root / filename)}, outside the audio folder {root}; "
+            "file names must be relative paths inside it."
+        )
+
+
+def _read_metadata(path: Path, kind, audio_dir: Path) -> dict[str, set[str] | None]:
+    """Read one metadata CSV into ``{filename: set of labels}`` (None = unlabelled).
+
+    Every file name must stay inside ``audio_dir``.
+    """
     if not path.is_file():
         raise DatasetLayoutError(f"Missing metadata file: {path}")
     classes = set(DCASE2018_CLASSES)
+    audio_root = audio_dir.resolve()
     clips: dict[str, set[str] | None] = {}
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f, delimiter="\t")
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path}, line 1: empty metadata file, expected a header.")
-        header = [h.strip() for h in header]
-        missing = [c for c in _REQUIRED_COLUMNS[kind] if c not in header]
-        if missing:
+    # weak labels: filename -> [(line, labels), ...] to report conflicting repeats
+    weak_rows: dict[str, list[tuple[int, frozenset[str]]]] = {}
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter="\t")
+    header = next(reader, None)
+    if header is None:
+        raise ValueError(f"{path}, line 1: empty metadata file, expected a header.")
+    header = [h.strip() for h in header]
+    missing = [c for c in _REQUIRED_COLUMNS[kind] if c not in header]
+    if missing:
+        raise ValueError(
+            f"{path}, line 1: missing required column(s) {missing}; the header is "
+            f"{header} (columns are tab-separated)."
+        )
+    col = {name: header.index(name) for name in _REQUIRED_COLUMNS[kind]}
+    for lineno, row in enumerate(reader, start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        filename = row[col["filename"]].strip()
+        if not filename:
+            raise ValueError(f"{path}, line {lineno}: empty filename.")
+        _check_inside(filename, audio_root, path, lineno)
+        if kind is None:
+            clips[filename] = None
+            continue
+        label_col = col["event_labels" if kind == "weak" else "event_label"]
+        cell = row[label_col].strip() if label_col < len(row) else ""
+        labels = {s.strip() for s in cell.replace(";", ",").split(",") if s.strip()}
+        unknown = sorted(labels - classes)
+        if unknown:
             raise ValueError(
-                f"{path}, line 1: missing required column(s) {missing}; the header is "
-                f"{header} (columns are tab-separated)."
+                f"{path}, line {lineno}: unknown class {unknown[0]!r}; the classes "
+                f"are {', '.join(DCASE2018_CLASSES)}."
             )
-        col = {name: header.index(name) for name in _REQUIRED_COLUMNS[kind]}
-        for lineno, row in enumerate(reader, start=2):
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            filename = row[col["filename"]].strip()
-            if not filename:
-                raise ValueError(f"{path}, line {lineno}: empty filename.")
-            if kind is None:
-                clips[filename] = None
-                continue
-            label_col = col["event_labels" if kind == "weak" else "event_label"]
-            cell = row[label_col].strip() if label_col < len(row) else ""
-            labels = {s.strip() for s in cell.replace(";", ",").split(",") if s.strip()}
-            unknown = sorted(labels - classes)
-            if unknown:
-                raise ValueError(
-                    f"{path}, line {lineno}: unknown class {unknown[0]!r}; the classes "
-                    f"are {', '.join(DCASE2018_CLASSES)}."
-                )
-            if kind == "weak" and not labels:
-                raise ValueError(f"{path}, line {lineno}: weak label row has no label.")
-            # Strong labels list one event per row: a clip's tags are the union.
-            clips.setdefault(filename, set()).update(labels)
+        if kind == "weak" and not labels:
+            raise ValueError(f"{path}, line {lineno}: weak label row has no label.")
+        if kind == "weak":
+            weak_rows.setdefault(filename, []).append((lineno, frozenset(labels)))
+        # Strong labels list one event per row: a clip's tags are the union.
+        clips.setdefault(filename, set()).update(labels)
+    _warn_conflicting_weak_labels(weak_rows, path)
     return clips
+
+
+def _warn_conflicting_weak_labels(weak_rows, path: Path) -> None:
+    # A weak-label file has one row per clip; a clip listed twice with different
+    # tags is an editing mistake whose union of labels should not pass silently.
+    conflicts = [
+        f"{name} (lines {', '.join(str(line) for line, _ in rows)})"
+        for name, rows in weak_rows.items()
+        if len({labels for _, labels in rows}) > 1
+    ]
+    if conflicts:
+        warnings.warn(
+            f"{path}: {len(conflicts)} filename(s) listed more than once with "
+            f"different weak labels; their labels are merged: "
+            f"{'; '.join(conflicts[:5])}{'; ...' if len(conflicts) > 5 else ''}.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def load_dcase2018_task4(
@@ -128,9 +199,16 @@ def load_dcase2018_task4(
         root/dataset/audio/train/weak/*.wav, .../train/unlabel_in_domain/*.wav,
         root/dataset/audio/test/*.wav, root/dataset/audio/eval/*.wav
 
-    Files are tab-separated; weak labels may be separated by commas or semicolons.
+    Files are tab-separated UTF-8 (a leading byte-order mark, as spreadsheet exports
+    write, is accepted); weak labels may be separated by commas or semicolons.
     Strong labels become clip tags (the union of a clip's events); a row with an
-    empty label is a clip with no event (a row of zeros in ``y``).
+    empty label is a clip with no event (a row of zeros in ``y``). A clip listed
+    twice in ``weak.csv`` with different labels gets the union, with a warning
+    naming the lines. File names are paths relative to the subset's audio folder:
+    one that leads outside it (an absolute path, or ``..`` climbing out) is refused
+    with a ``ValueError`` naming the metadata file and line, as is a subset whose
+    metadata file has no rows. Symbolic links inside the folder are followed (as
+    in git-annex and DataLad data sets).
 
     Parameters
     ----------
@@ -175,8 +253,16 @@ def load_dcase2018_task4(
     column = {c: i for i, c in enumerate(DCASE2018_CLASSES)}
     for subset in subsets:
         meta_rel, audio_rel, kind = SUBSETS[subset]
-        clips = _read_metadata(base / "metadata" / meta_rel, kind)
+        meta_path = base / "metadata" / meta_rel
         audio_dir = base / "audio" / audio_rel
+        clips = _read_metadata(meta_path, kind, audio_dir)
+        if not clips:
+            # Caught here: an empty subset would otherwise fail much later, inside
+            # an estimator, as an array with an empty dimension.
+            raise ValueError(
+                f"Subset {subset!r} is empty: {meta_path} has a header but no rows. "
+                f"Fill it, or leave {subset!r} out of subsets."
+            )
         missing = [name for name in clips if not (audio_dir / name).is_file()]
         if missing and on_missing == "raise":
             raise FileNotFoundError(

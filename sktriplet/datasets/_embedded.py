@@ -18,6 +18,17 @@ SOUNDSCAPE_PRESETS = {
 }
 
 
+def subsets_with_clips(sizes) -> tuple[str, ...]:
+    """The subsets of the default layout that ``sizes`` (``n_labeled``...) fills."""
+    count = {
+        "weak": sizes["n_labeled"],
+        "unlabel_in_domain": sizes["n_unlabeled"],
+        "test": sizes["n_test"],
+        "eval": sizes["n_eval"],
+    }
+    return tuple(subset for subset, n in count.items() if n)
+
+
 def cache_name(sizes, random_state) -> str:
     """The cache folder name of one data set: data version, sizes and seed."""
     counts = "-".join(str(sizes[k]) for k in SOUNDSCAPE_PRESETS["small"])
@@ -114,7 +125,7 @@ def load_domestic_soundscapes(
             verbose=verbose,
             random_state=random_state,
         )
-    data = load_dcase2018_task4(root)
+    data = load_dcase2018_task4(root, subsets_with_clips(sizes))
     data.root = root
     if features:
         from ..features import LogMelExtractor

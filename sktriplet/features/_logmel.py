@@ -67,7 +67,10 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
     memory : str, pathlib.Path or joblib.Memory, default=None
         Cache for computed features. Files are keyed by path, size and modification
         time, arrays by content, so a ``GridSearchCV`` over a pipeline starting with
-        this extractor computes features once.
+        this extractor computes features once. The cache is a store of pickles:
+        loading a tampered one runs arbitrary code, so keep it in a folder only you
+        can write (as :func:`~sktriplet.datasets.get_data_home` creates) and never
+        share it with untrusted users.
     verbose : int, default=0
         Show a progress bar over batches when positive.
 
@@ -198,7 +201,11 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
         ----------
         X : list of path-like, list of array-like or ndarray (n_clips, n_samples)
             Audio file paths, or waveforms (1-D mono or 2-D ``(channels, samples)``
-            each) sampled at ``input_sr`` (``sr`` when ``None``).
+            each) sampled at ``input_sr`` (``sr`` when ``None``). Float waveforms
+            are taken as they are (full scale is 1.0); integer PCM is scaled as
+            soundfile scales files read as float: int8 and int16 by 2**7 and
+            2**15, int32 by 2**31, uint8 as ``(x - 128) / 128``. Other integer
+            types (int64, uint16, ...) raise a ``ValueError``.
 
         Returns
         -------
