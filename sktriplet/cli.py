@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .utils._files import check_writable_dir, check_writable_file, describe_os_error
+from .utils._interrupt import UserInterrupt
+
+
+class _Terminated(UserInterrupt):
+    """SIGTERM, raised like Ctrl-C so every layer stops the same way."""
 
 
 def _add_synth(sub):
@@ -34,7 +42,18 @@ def _add_synth(sub):
 
 def _run_synth(args) -> int:
     from .datasets import load_dcase2018_task4, make_domestic_soundscapes
+    from .datasets._embedded import subsets_with_clips
 
+    out = args.out
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is a file, expected a folder.")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise FileExistsError(
+            f"--out {out} exists and is not empty; pass --overwrite to replace it."
+        )
+    # Clips are written next to --out and moved into place at the end.
+    check_writable_dir(out.parent.resolve(), name="the folder of --out")
+    args.resume_hint = f"nothing was written to {out}"
     start = time.perf_counter()
     root = make_domestic_soundscapes(
         args.out,
@@ -47,7 +66,17 @@ def _run_synth(args) -> int:
         verbose=1,
         random_state=args.seed,
     )
-    data = load_dcase2018_task4(root)
+    data = load_dcase2018_task4(
+        root,
+        subsets_with_clips(
+            {
+                "n_labeled": args.n_labeled,
+                "n_unlabeled": args.n_unlabeled,
+                "n_test": args.n_test,
+                "n_eval": args.n_eval,
+            }
+        ),
+    )
     print(
         f"wrote {len(data.filenames)} clips to {root} in "
         f"{time.perf_counter() - start:.1f} s"
@@ -100,6 +129,8 @@ def _run_features(args) -> int:
     from .datasets import load_dcase2018_task4
     from .features import LogMelExtractor
 
+    check_writable_file(args.out, name="--out")
+    args.resume_hint = f"nothing was written to {args.out}"
     start = time.perf_counter()
     data = load_dcase2018_task4(args.root, args.subsets, on_missing=args.on_missing)
     X = LogMelExtractor(n_jobs=args.n_jobs, verbose=1).fit_transform(
@@ -248,6 +279,10 @@ def _run_reproduce(args) -> int:
         )
         if value is not None
     }
+    args.resume_hint = (
+        f"finished cells are kept in {args.out / 'results.csv'}; run the same "
+        "command again to resume"
+    )
     reproduce(
         args.data,
         args.out,
@@ -294,14 +329,40 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    previous = _stop_on_sigterm()
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except ValueError as exc:
         print(f"sktriplet: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("sktriplet: interrupted", file=sys.stderr)
-        return 130
+    except OSError as exc:
+        print(f"sktriplet: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        hint = getattr(args, "resume_hint", None)
+        print(
+            f"sktriplet: {'terminated' if terminated else 'interrupted'}"
+            + (f"; {hint}" if hint else ""),
+            file=sys.stderr,
+        )
+        return 143 if terminated else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM into an exception (main thread only); returns the old handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 if __name__ == "__main__":  # pragma: no cover

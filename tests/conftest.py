@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,12 +12,36 @@ import soundfile as sf
 
 
 def pytest_configure(config):
+    # Tests write only into temporary folders (CI runs them under an empty HOME
+    # and checks it stays empty): matplotlib's font cache and hypothesis's
+    # storage (./.hypothesis by default) included.
+    for variable in ("MPLCONFIGDIR", "HYPOTHESIS_STORAGE_DIRECTORY"):
+        if variable not in os.environ:
+            folder = tempfile.mkdtemp(prefix=f"sktriplet-tests-{variable.lower()}-")
+            os.environ[variable] = folder
+            config.add_cleanup(lambda folder=folder: shutil.rmtree(folder, True))
+    from hypothesis import settings
+
+    settings.register_profile("sktriplet", database=None)
+    settings.load_profile("sktriplet")
     # Under pytest-xdist each worker gets one torch thread: N workers x N threads
     # on N cores makes recurrent layers wait on OpenMP barriers at every time step.
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread during the test (the setting is put back afterwards)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
 
 WEAK = """filename\tevent_labels
 Y07fghylishw_20.000_30.000.wav\tDog,Speech

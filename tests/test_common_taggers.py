@@ -5,7 +5,6 @@ The taggers accept 2-D ``X`` (each column one frame of one value, see
 """
 
 import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktriplet.tagging import CRNNTagger, SequenceTagger
@@ -39,13 +38,8 @@ def _expected_failed_checks(estimator):
     return _EXPECTED
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    # tiny networks: thread hand-offs cost more than they save on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny networks: thread hand-offs cost more than they save on a shared CPU.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

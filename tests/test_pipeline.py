@@ -4,7 +4,6 @@ label ratios and strategies with LabeledKFold and macro_f1_scorer."""
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import Pipeline
 
@@ -14,15 +13,10 @@ from sktriplet.metrics import macro_f1_score, macro_f1_scorer
 from sktriplet.model_selection import LabeledKFold, mask_labels
 from sktriplet.tagging import SequenceTagger
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*anchors were skipped:UserWarning")
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*anchors were skipped:UserWarning"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
 
 
 def _data(n=30, t=32, m=16, c=3, seed=0):

@@ -19,12 +19,8 @@ from sktriplet.tagging._base import compute_class_weight_vector, resolve_device
 FAST = {"hidden_size": 4, "max_epochs": 2, "device": "cpu", "random_state": 0}
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# Tiny networks: thread hand-offs cost more than they save on a shared CPU.
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data(n=40, t=6, d=5, c=3, seed=0):

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from joblib import Parallel, delayed
 
+from ..utils._interrupt import ignore_interrupts_in_worker
 from ..utils._progress import progress
 from ._dcase import SUBSETS
 from ._rooms import reverberate, room_tone
@@ -240,7 +241,11 @@ def make_domestic_soundscapes(
             )
             for clip in clips
         ]
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+        parallel = Parallel(
+            n_jobs=n_jobs,
+            return_as="generator",
+            initializer=ignore_interrupts_in_worker,
+        )
         for _ in progress(
             parallel(jobs),
             total=len(jobs),

@@ -20,9 +20,11 @@ from ..sampling import STRATEGIES, TripletSampler, get_sampler
 from ..sampling._base import fill_random_states
 from ..utils._allocator import tuned_cpu_allocator
 from ..utils._device import resolve_device
+from ..utils._interrupt import ON_INTERRUPT, discard_fitted_state
 from ..utils._labels import check_semi_supervised_y, labeled_mask
+from ..utils._seeding import private_generator, seeded_init
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
-from ..utils._validation import check_clip_array
+from ..utils._validation import as_clip_array, check_clip_array
 from ._batch import SegmentTable
 from ._net import TripletNet, split_valid
 from ._weak_labels import loudest_segments, segment_loudness
@@ -166,6 +168,13 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         triplet loss ``valid_loss`` in ``history_`` (needed by ``EarlyStopping``).
     warm_start : bool, default=False
         Whether ``fit`` continues from the current weights instead of restarting.
+    on_interrupt : {"raise", "stop"}, default="raise"
+        What a KeyboardInterrupt (Ctrl-C) during training does. ``"raise"``: it
+        propagates out of ``fit``, and an interrupted first fit leaves the
+        estimator unfitted, so a half-trained model is never mistaken for a
+        finished one. ``"stop"``: training stops there and the model keeps the
+        weights of that moment, with a warning (skorch's behaviour). A callback's
+        request to stop (``EarlyStopping``) ends training normally either way.
     verbose : int, default=0
         Per-epoch log table and progress bar when positive.
     random_state : int, RandomState instance or None, default=None
@@ -209,6 +218,16 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     sktriplet.nn.ConvEmbedding : The embedding network.
     sktriplet.sampling.get_sampler : The triplet strategies.
 
+    Notes
+    -----
+    Fits running at once in several threads are independent. Each builds its
+    network and optimizer holding a process-wide lock, from torch's global
+    generator seeded with its own seed and put back afterwards; its training draws
+    triplets from its own numpy generator and dropout masks from a
+    :class:`torch.Generator` private to the fit. With an int ``random_state`` a fit
+    gives bit-identical embeddings on the CPU whatever other sktriplet fits run in
+    other threads or processes (user guide, "Reproducibility and threads").
+
     Examples
     --------
     >>> import numpy as np
@@ -225,7 +244,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "strategy": [StrOptions(set(STRATEGIES)), TripletSampler],
+        # Names are case-insensitive, as in get_sampler.
+        "strategy": [
+            StrOptions(set(STRATEGIES) | {name.upper() for name in STRATEGIES}),
+            TripletSampler,
+        ],
         "n_triplets": [Interval(Integral, 1, None, closed="left")],
         "labeled_ratio": [
             Interval(Real, 0, 1, closed="both"),
@@ -240,7 +263,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         "frame_pool": [Interval(Integral, 1, None, closed="left")],
         "segment_frames": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [callable],
@@ -250,6 +273,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         "callbacks": [list, None],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "warm_start": ["boolean"],
+        "on_interrupt": [StrOptions(set(ON_INTERRUPT))],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
     }
@@ -278,6 +302,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         callbacks=None,
         validation_fraction=None,
         warm_start=False,
+        on_interrupt="raise",
         verbose=0,
         random_state=None,
         **kwargs,
@@ -303,6 +328,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self.callbacks = callbacks
         self.validation_fraction = validation_fraction
         self.warm_start = warm_start
+        self.on_interrupt = on_interrupt
         self.verbose = verbose
         self.random_state = random_state
         for key, value in kwargs.items():
@@ -358,7 +384,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         After a 2-D ``fit`` a 2-D ``X`` must keep the number of columns
         (``n_features_in_``); any ``X`` must keep the mel bands (``n_mels_in_``).
         """
-        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        X = as_clip_array(X, "X")
+        ndim = len(X.shape)
         if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
             if reset or getattr(self, "_fit_2d", False):
                 X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
@@ -418,14 +445,24 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         self : object
         """
         warm = self.warm_start and hasattr(self, "net_")
-        return self._fit(X, y, reset=not warm)
+        return self._fit_or_discard(X, y, reset=not warm)
 
     def partial_fit(self, X, y=None):
         """Train ``max_epochs`` more epochs from the current weights.
 
-        Same arguments as :meth:`fit`; the first call fits from scratch.
+        Same arguments as :meth:`fit`; the first call fits from scratch. ``y``
+        must have the label columns of the first call.
         """
-        return self._fit(X, y, reset=not hasattr(self, "net_"))
+        return self._fit_or_discard(X, y, reset=not hasattr(self, "net_"))
+
+    def _fit_or_discard(self, X, y, *, reset):
+        """``_fit``; an interrupted fit from scratch leaves the estimator unfitted."""
+        try:
+            return self._fit(X, y, reset=reset)
+        except KeyboardInterrupt:
+            if reset:
+                discard_fitted_state(self)
+            raise
 
     def _fit(self, X, y, *, reset):
         self._validate_params()
@@ -437,6 +474,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         Y = None
         if y is not None:
             Y, classes, _ = check_semi_supervised_y(y, n_clips, name="y")
+        if not reset and y is not None:
+            self._check_same_classes(classes)
         if n_clips < 2:
             raise ValueError(
                 f"X has {n_clips} sample (clip); triplet training needs at least 2 "
@@ -537,16 +576,27 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             train_idx = np.flatnonzero(~is_valid)
             try:
                 valid_table = table(np.flatnonzero(is_valid), fixed=True)
+                n_valid_triplets = len(valid_table.draw())
             except ValueError as exc:
                 raise ValueError(
                     f"validation_fraction={self.validation_fraction}: the held-out "
                     f"clips cannot give triplets: {exc}"
                 ) from exc
+            if n_valid_triplets == 0:
+                # The validation loss would never be logged and callbacks reading
+                # valid_loss (EarlyStopping) would fail at the end of epoch 1.
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction}: the {n_valid} "
+                    f"held-out clips give no triplet for strategy "
+                    f"{self.strategy!r} (no valid positive or negative for any of "
+                    "their anchors). Raise validation_fraction, pass more clips "
+                    "(labelled ones for label-based strategies), or set "
+                    "validation_fraction=None."
+                )
         train_table = table(train_idx, fixed=False, valid=valid_table)
 
-        devices = [torch.device(device)] if on_cuda else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(torch_seed)
+        # Another thread's fit neither shifts nor sees this fit's draws (Notes).
+        with seeded_init(torch_seed, device):
             if reset:
                 self.net_ = self._make_net(
                     device, amp_dtype, valid_table is not None, n_classes
@@ -554,12 +604,13 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 self.net_.initialize()
             else:
                 self.net_.set_params(
+                    on_interrupt=self.on_interrupt,
                     max_epochs=self.max_epochs,
                     verbose=self.verbose,
                     train_split=split_valid if valid_table is not None else None,
                 )
-            with self._allocator_scope(device):
-                self.net_.partial_fit(train_table)
+        with private_generator(torch_seed), self._allocator_scope(device):
+            self.net_.partial_fit(train_table)
         self.device_ = device
         module = self.net_.module_
         self.embedding_dim_ = int(module.dim)
@@ -569,6 +620,19 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
         )
         self.history_ = self.net_.history
         return self
+
+    def _check_same_classes(self, classes):
+        """Continued training must see the label columns of the first fit."""
+        fitted = getattr(self, "classes_", None)
+        if classes is None or fitted is None:
+            return
+        if len(classes) != len(fitted) or not np.array_equal(classes, fitted):
+            raise ValueError(
+                f"y has {len(classes)} label columns (classes {list(classes)}), but "
+                f"the embedder was fitted with {len(fitted)} (classes_ = "
+                f"{list(fitted)}); partial_fit and warm_start need the same "
+                "columns. Call fit with warm_start=False to start over."
+            )
 
     def _segment_steps(self) -> int:
         return -(-self.segment_frames // self.frame_pool)
@@ -624,6 +688,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             segment_frames=self._segment_steps(),
             objective=self.loss,
             temperature=self.temperature,
+            on_interrupt=self.on_interrupt,
             verbose=self.verbose,
             **kwargs,
         )
@@ -734,6 +799,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             "temperature": 0.1,
             "weak_label_share": 1.0,
             "frame_pool": 1,
+            "on_interrupt": "raise",
         }
         for name, value in old.items():
             state.setdefault(name, value)

@@ -18,6 +18,7 @@ from skorch.callbacks import PassthroughScoring
 
 from ..nn import TripletLoss, triplet_loss
 from ..sampling import semihard_negatives
+from ..utils._interrupt import InterruptibleNetMixin
 from ._batch import SegmentTable
 
 
@@ -26,7 +27,7 @@ def split_valid(dataset, y=None, **fit_params):
     return dataset, dataset.valid
 
 
-class TripletNet(NeuralNet):
+class TripletNet(InterruptibleNetMixin, NeuralNet):
     """skorch ``NeuralNet`` training an embedding module with the triplet loss.
 
     Parameters
@@ -48,6 +49,9 @@ class TripletNet(NeuralNet):
         loss (see ``_contrastive_loss``).
     temperature : float, default=0.1
         Temperature of the contrastive loss.
+    on_interrupt : {"raise", "stop"}, default="raise"
+        What a KeyboardInterrupt during training does: propagate out of ``fit``,
+        or stop training and keep the weights (skorch's behaviour).
     **kwargs
         Any :class:`skorch.NeuralNet` parameter; ``criterion`` defaults to
         :class:`~sktriplet.nn.TripletLoss` (``criterion__margin`` is the margin).
@@ -64,9 +68,11 @@ class TripletNet(NeuralNet):
         segment_frames=None,
         objective="triplet",
         temperature=0.1,
+        on_interrupt="raise",
         **kwargs,
     ):
         super().__init__(module, *args, criterion=criterion, **kwargs)
+        self.on_interrupt = on_interrupt
         self.objective = objective
         self.temperature = temperature
         self.amp_dtype = amp_dtype

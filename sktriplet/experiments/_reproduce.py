@@ -10,8 +10,10 @@ import numpy as np
 
 from ..datasets import get_data_home
 from ..utils._device import resolve_device
+from ..utils._files import check_writable_dir
+from ..utils._interrupt import ignore_interrupts_in_worker
 from ..utils._progress import progress
-from ._data import embedded_root, load_features
+from ._data import check_layout, embedded_root, load_features
 from ._paper import PAPER_TRIPLET_COUNTS, STRATEGIES
 from ._report import write_report
 from ._results import ResultsStore, check_config
@@ -148,14 +150,19 @@ def reproduce(
     if int(config.frame_pool) < 1:
         raise ValueError(f"frame_pool must be >= 1; got {config.frame_pool}.")
     started = time.perf_counter()
-    cache_dir = get_data_home(cache_dir)
+    # Fail now, not after the data and features took minutes.
+    if data is not None:
+        check_layout(data)
+    out = check_writable_dir(out, name="out")
+    cache_dir = check_writable_dir(
+        get_data_home() if cache_dir is None else cache_dir, name="cache_dir"
+    )
     root = (
         data
         if data is not None
         else embedded_root(cache_dir, config.data_size, seed, verbose=verbose)
     )
     dataset = load_features(root, cache_dir, n_jobs=n_jobs, verbose=verbose)
-    out = Path(out)
     check_config(out, config.fingerprint(dataset), force)
     store = ResultsStore(out / "results.csv", dataset.classes)
     cells = plan_cells(config)
@@ -217,9 +224,11 @@ def _run_cells(cells, data, config):
         return
     from joblib import Parallel, delayed
 
-    jobs = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-        delayed(_run_cell_one_thread)(cell, data, config) for cell in cells
-    )
+    jobs = Parallel(
+        n_jobs=n_jobs,
+        return_as="generator_unordered",
+        initializer=ignore_interrupts_in_worker,
+    )(delayed(_run_cell_one_thread)(cell, data, config) for cell in cells)
     yield from jobs
 
 

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._dropout import Dropout
+
 POOLINGS = ("flatten", "mean")
 
 
@@ -115,7 +117,7 @@ class ConvEmbedding(nn.Module):
                 nn.MaxPool2d((1, pool_freq), ceil_mode=True),
             ]
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             in_channels = n_filters
         self.blocks = nn.Sequential(*layers)
         self.dim = n_filters * _pooled_size(n_mels, pool_freq, n_blocks)
@@ -156,6 +158,13 @@ class ConvEmbedding(nn.Module):
             h = F.conv2d(h, weight, bias, padding=conv.padding)
             h = torch.relu(pool(h))
         return h
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # Modules pickled with torch's dropout: masks from the fit's own generator.
+        for i, layer in enumerate(self.blocks):
+            if type(layer) is nn.Dropout:
+                self.blocks[i] = Dropout(layer.p, layer.inplace)
 
     def pool(self, frames: torch.Tensor) -> torch.Tensor:
         """Turn frame embeddings ``(batch, frames, dim)`` into segment vectors."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..utils._seeding import call_with_private_generator
+from ._dropout import Dropout
 from ._embedding import ConvEmbedding
 
 __all__ = ["BiGRUTagger", "CRNN", "clip_pooling"]
@@ -91,12 +93,17 @@ class _FramePooledTagger(nn.Module):
             bidirectional=True,
             dropout=float(dropout) if num_layers > 1 else 0.0,
         )
-        self.dropout = nn.Dropout(float(dropout))
+        self.dropout = Dropout(float(dropout))
         self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
 
     def _recurrent_logits(self, h):
         """Frame logits of frame features ``h`` ``(batch, T, n_in)``."""
-        h, _ = self.gru(h)
+        gru = self.gru
+        if self.training and gru.dropout > 0 and gru.num_layers > 1:
+            # Its inter-layer dropout only draws from torch's global generator.
+            h, _ = call_with_private_generator(gru, h, device=h.device)
+        else:
+            h, _ = gru(h)
         return self.dense(self.dropout(h))
 
     def frame_probabilities(self, x):

@@ -35,15 +35,48 @@ from skorch import NeuralNet
 from torch import nn
 
 from ..features import pool_frames
+from ..metrics import macro_f1_scorer
 from ..utils._device import resolve_device
+from ..utils._interrupt import (
+    ON_INTERRUPT,
+    InterruptibleNetMixin,
+    discard_fitted_state,
+)
 from ..utils._labels import check_semi_supervised_y, labeled_mask
+from ..utils._seeding import private_generator, seeded_init
 from ..utils._sklearn_compat import Interval, StrOptions, validate_data
-from ..utils._validation import check_clip_array
+from ..utils._validation import as_clip_array, check_clip_array
 
 _EPS = 1e-7
 
 #: Frames per clip that ``frame_pool="auto"`` aims at (10 s clips: 0.1 s a frame).
 AUTO_POOL_FRAMES = 100
+
+#: The taggers' ``on_interrupt`` parameter entry (filled in by ``Substitution``).
+ON_INTERRUPT_PARAM = """
+on_interrupt : {"raise", "stop"}, default="raise"
+    What a KeyboardInterrupt (Ctrl-C) during training does. ``"raise"``: it
+    propagates out of ``fit`` and leaves the tagger unfitted, so a half-trained
+    model is never mistaken for a finished one. ``"stop"``: training stops there
+    and the tagger keeps the weights of that moment, with a warning (skorch's
+    behaviour). A callback's request to stop (``EarlyStopping``) ends training
+    normally either way.
+"""
+
+#: The taggers' "Notes" docstring section (filled in by ``Substitution``).
+THREADS_NOTES = """
+Notes
+-----
+Fits running at once in several threads are independent. Each builds its network
+holding a process-wide lock, from torch's global generator seeded with its own seed
+and put back afterwards; its training draws dropout masks and batch order from
+generators private to the fit. The GRU's inter-layer dropout (``num_layers > 1``
+and ``dropout > 0``) can only draw from the global generator, so its forward pass
+holds the lock with the fit's private state swapped in. With an int
+``random_state`` a fit gives bit-identical probabilities on the CPU whatever other
+sktriplet fits run in other threads or processes (user guide, "Reproducibility and
+threads").
+"""
 
 
 def resolve_frame_pool(frame_pool, n_frames: int) -> int:
@@ -117,6 +150,18 @@ class ClipLoss(nn.Module):
         return -(pos + (1 - target) * torch.log1p(-proba)).mean()
 
 
+class TaggerNet(InterruptibleNetMixin, NeuralNet):
+    """skorch ``NeuralNet`` of the taggers: a KeyboardInterrupt ends ``fit``.
+
+    ``on_interrupt="raise"`` lets it propagate, ``"stop"`` keeps skorch's
+    behaviour (see :class:`~sktriplet.utils._interrupt.InterruptibleNetMixin`).
+    """
+
+    def __init__(self, *args, on_interrupt="raise", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.on_interrupt = on_interrupt
+
+
 class BaseTagger(ClassifierMixin, BaseEstimator):
     """Base class of the taggers (template method: subclasses build the module)."""
 
@@ -138,6 +183,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
+        "on_interrupt": [StrOptions(set(ON_INTERRUPT))],
     }
 
     @abstractmethod
@@ -149,11 +195,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, reset):
-        if hasattr(X, "shape"):
-            ndim = len(X.shape)
-        else:
-            X = np.asarray(X)
-            ndim = X.ndim
+        X = as_clip_array(X, "X")
+        ndim = len(X.shape)
         if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
             if reset or getattr(self, "_fit_2d", False):
                 X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
@@ -215,6 +258,13 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         self : object
             Fitted tagger.
         """
+        try:
+            return self._fit(X, y)
+        except KeyboardInterrupt:
+            discard_fitted_state(self)
+            raise
+
+    def _fit(self, X, y):
         self._validate_params()
         if y is None:
             raise ValueError(
@@ -263,8 +313,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         module, module_kwargs = self._module_params(X3.shape[2], n_classes, activation)
-        net = NeuralNet(
+        net = TaggerNet(
             module=module,
+            on_interrupt=self.on_interrupt,
             **{f"module__{k}": v for k, v in module_kwargs.items()},
             criterion=ClipLoss,
             criterion__activation=activation,
@@ -281,11 +332,11 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             verbose=self.verbose,
             device=device,
         )
-        cuda = [torch.device(device).index or 0] if device.startswith("cuda") else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(seed)
+        # Another thread's fit neither shifts nor sees this fit's draws (Notes).
+        with seeded_init(seed, device):
             net.initialize()
             self._init_module(net.module_)
+        with private_generator(seed):
             net.partial_fit(X3, target)
         self.module_ = net.module_.to("cpu").eval()
         self.history_ = net.history
@@ -395,9 +446,42 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             return (proba > thr).astype(np.int64)
         return self.classes_[proba.argmax(axis=1)]
 
+    def score(self, X, y, sample_weight=None):
+        """Clip-level macro-F1 of :meth:`predict` on the labelled rows of ``y``.
+
+        The same figure as :data:`~sktriplet.metrics.macro_f1_scorer` (the
+        default ``scoring`` of a search over taggers): rows of ``-1``
+        (unlabelled clips) are left out, as in ``fit``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+            Clip features.
+        y : array-like of shape (n_clips, n_classes) or (n_clips,)
+            True tags, with all ``-1`` rows (or ``-1`` values) for unlabelled clips.
+        sample_weight : None
+            Not supported (macro-F1 weighs classes, not clips).
+
+        Returns
+        -------
+        score : float
+            Macro-F1 in [0, 1].
+        """
+        if sample_weight is not None:
+            raise TypeError(
+                f"{type(self).__name__}.score does not take sample_weight: it is "
+                "the macro-F1 of the labelled rows (classes weigh equally)."
+            )
+        return macro_f1_scorer(self, X, y)
+
     def __setstate__(self, state):
         # Taggers pickled before these parameters existed keep their behaviour.
-        old = (("pooling", "mean"), ("frame_pool", 1), ("weight_decay", 0.0))
+        old = (
+            ("pooling", "mean"),
+            ("frame_pool", 1),
+            ("weight_decay", 0.0),
+            ("on_interrupt", "raise"),
+        )
         for name, value in old:
             state.setdefault(name, value)
         if "n_frame_features_" in state:

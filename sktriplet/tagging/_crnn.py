@@ -7,12 +7,14 @@ from numbers import Integral, Real
 import torch
 
 from ..nn import CRNN
+from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
-from ._base import BaseTagger
+from ._base import ON_INTERRUPT_PARAM, THREADS_NOTES, BaseTagger
 
 __all__ = ["CRNNTagger"]
 
 
+@Substitution(threads_notes=THREADS_NOTES, on_interrupt=ON_INTERRUPT_PARAM)
 class CRNNTagger(BaseTagger):
     """Convolutional recurrent clip tagger on log-mel (the paper's baseline).
 
@@ -57,6 +59,7 @@ class CRNNTagger(BaseTagger):
         Torch device; ``"auto"`` picks ``"cuda"`` when available.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (copied at each fit).
+    %(on_interrupt)s
     verbose : int, default=0
         Print the skorch training log when positive.
     random_state : int, RandomState instance or None, default=None
@@ -102,6 +105,8 @@ class CRNNTagger(BaseTagger):
     See Also
     --------
     SequenceTagger : The BiGRU classifier on embeddings.
+
+    %(threads_notes)s
 
     Examples
     --------
@@ -150,6 +155,7 @@ class CRNNTagger(BaseTagger):
         pooling="max",
         frame_pool="auto",
         cnn_init=None,
+        on_interrupt="raise",
     ):
         self.n_filters = n_filters
         self.n_conv = n_conv
@@ -172,6 +178,7 @@ class CRNNTagger(BaseTagger):
         self.pooling = pooling
         self.frame_pool = frame_pool
         self.cnn_init = cnn_init
+        self.on_interrupt = on_interrupt
 
     def _init_module(self, module):
         """Copy ``cnn_init``'s weights into the convolutional front end."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 from ..nn import BiGRUTagger
+from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
-from ._base import BaseTagger
+from ._base import ON_INTERRUPT_PARAM, THREADS_NOTES, BaseTagger
 
 __all__ = ["SequenceTagger"]
 
 
+@Substitution(threads_notes=THREADS_NOTES, on_interrupt=ON_INTERRUPT_PARAM)
 class SequenceTagger(BaseTagger):
     """Clip tagger: BiGRU over frame features, dense layer, pooling over frames.
 
@@ -58,6 +60,7 @@ class SequenceTagger(BaseTagger):
         ``set_params(device="cpu")`` or after unpickling on a machine without one.
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` for training (copied at each fit).
+    %(on_interrupt)s
     verbose : int, default=0
         Print the skorch training log when positive.
     random_state : int, RandomState instance or None, default=None
@@ -104,6 +107,8 @@ class SequenceTagger(BaseTagger):
     CRNNTagger : The convolutional-recurrent baseline trained on log-mel.
     sktriplet.metrics.macro_f1_scorer : The paper's measure as a scorer.
 
+    %(threads_notes)s
+
     Examples
     --------
     >>> import numpy as np
@@ -144,6 +149,7 @@ class SequenceTagger(BaseTagger):
         standardize=True,
         pooling="max",
         frame_pool="auto",
+        on_interrupt="raise",
     ):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -162,6 +168,7 @@ class SequenceTagger(BaseTagger):
         self.standardize = standardize
         self.pooling = pooling
         self.frame_pool = frame_pool
+        self.on_interrupt = on_interrupt
 
     def _module_params(self, n_features, n_classes, activation):
         return BiGRUTagger, {

@@ -11,6 +11,28 @@ from __future__ import annotations
 import numpy as np
 
 
+def as_clip_array(X, name: str = "X"):
+    """``X`` as an array (arrays and DataFrames untouched); clear error if ragged."""
+    if hasattr(X, "shape"):
+        return X
+    try:
+        return np.asarray(X)
+    except ValueError:  # numpy's "inhomogeneous shape"
+        shapes = []
+        for clip in X:
+            shape = np.shape(clip) if not isinstance(clip, (list, tuple)) else None
+            shapes.append(
+                str(shape) if shape is not None else f"list of {len(clip)} items"
+            )
+        seen = list(dict.fromkeys(shapes))
+        raise ValueError(
+            f"{name} is a sequence of {len(shapes)} clips of different shapes "
+            f"({', '.join(seen[:4])}{', ...' if len(seen) > 4 else ''}); "
+            "sktriplet estimators take clips of one length: pad or crop them to a "
+            "common number of frames first (LogMelExtractor(duration=...) does)."
+        ) from None
+
+
 def check_clip_array(
     X,
     *,
@@ -36,12 +58,7 @@ def check_clip_array(
         raise TypeError(
             f"{name} is a sparse matrix; sktriplet needs dense clip features."
         )
-    try:
-        X = np.asarray(X)
-    except ValueError as exc:  # ragged nested lists
-        raise ValueError(
-            f"{name} must be a rectangular array of clip features: {exc}"
-        ) from None
+    X = np.asarray(as_clip_array(X, name))
     if X.dtype.kind not in "iufb":
         raise ValueError(f"{name} must be numeric clip features; got dtype {X.dtype}.")
     if X.ndim == 2:
