@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
 
+from ..utils._files import atomic_folder
 from ..utils._interrupt import ignore_interrupts_in_worker
 from ..utils._progress import progress
 from ._dcase import SUBSETS
@@ -222,10 +221,7 @@ def make_domestic_soundscapes(
         raise FileExistsError(
             f"{root} exists and is not empty; pass overwrite=True to replace it."
         )
-    tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
+    with atomic_folder(root) as tmp:
         for subset in counts:
             meta_rel, audio_rel, _ = SUBSETS[subset]
             (tmp / "dataset" / "audio" / audio_rel).mkdir(parents=True, exist_ok=True)
@@ -261,13 +257,6 @@ def make_domestic_soundscapes(
                 kind,
                 [clip for clip in clips if clip.subset == subset],
             )
-        if root.exists():
-            shutil.rmtree(root)
-        root.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return root
 
 

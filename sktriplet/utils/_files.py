@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -58,3 +60,48 @@ def describe_os_error(exc: OSError) -> str:
     if exc.strerror and exc.filename:
         return f"{exc.filename}: {exc.strerror}"
     return str(exc)
+
+
+@contextmanager
+def atomic_path(path, suffix: str = ""):
+    """A temporary path beside ``path``, renamed to it when the block succeeds.
+
+    An interrupt or an error leaves ``path`` as it was and removes the temporary
+    file. ``suffix`` ends the temporary name (``np.savez`` adds ".npz" otherwise).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}{suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_folder(root):
+    """A temporary folder beside ``root`` that replaces it when the block succeeds.
+
+    An existing ``root`` is removed only then; an interrupt or an error leaves it
+    as it was and removes the temporary folder.
+    """
+    root = Path(root)
+    tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir(parents=True)
+        yield tmp
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
