@@ -10,7 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import ProgressBar
 
@@ -23,8 +23,13 @@ from ..utils._device import resolve_device
 from ..utils._interrupt import ON_INTERRUPT, discard_fitted_state
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._seeding import private_generator, seeded_init
-from ..utils._sklearn_compat import Interval, StrOptions, validate_data
-from ..utils._validation import as_clip_array, check_clip_array
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._validation import (
+    length_groups,
+    real_frames,
+    split_clips,
+    validate_clips,
+)
 from ._batch import SegmentTable
 from ._net import TripletNet, split_valid
 from ._weak_labels import loudest_segments, segment_loudness
@@ -85,7 +90,8 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     ``NeuralNet`` (``net_``): fresh triplets every epoch; each batch embeds its
     distinct segments once and mines the missing negatives semi-hard among its own
     embeddings. Inputs are standardized per mel band with statistics learnt in
-    ``fit``.
+    ``fit``. Clips of different lengths are passed as a list of 2-D arrays
+    (``transform`` then returns a list; user guide, "Clips of any length").
 
     Parameters
     ----------
@@ -379,27 +385,17 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------
     def _check_X(self, X, *, reset):
-        """3-D float32 clips; a 2-D ``X`` is checked like scikit-learn's and reshaped.
+        """3-D float32 clips, their lengths and the form of ``X``.
 
-        After a 2-D ``fit`` a 2-D ``X`` must keep the number of columns
-        (``n_features_in_``); any ``X`` must keep the mel bands (``n_mels_in_``).
+        A list of 2-D clips (form ``"list"``) is zero-padded to the longest; its
+        ``lengths`` are None when all clips have the same length. A 2-D ``X`` (form
+        ``"2d"``) is checked like scikit-learn's and reshaped. After a 2-D ``fit`` a
+        2-D ``X`` must keep the number of columns (``n_features_in_``); any ``X``
+        must keep the mel bands (``n_mels_in_``).
         """
-        X = as_clip_array(X, "X")
-        ndim = len(X.shape)
-        if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
-            if reset or getattr(self, "_fit_2d", False):
-                X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-            else:
-                X = check_array(X, dtype=[np.float32, np.float64])
-            if reset:
-                self._fit_2d = True
-        else:
-            X = check_array(X, allow_nd=True, dtype=[np.float32, np.float64])
-            if reset:
-                self._fit_2d = False
-                if hasattr(self, "feature_names_in_"):
-                    del self.feature_names_in_
-        X3 = check_clip_array(X, n_features=self.n_mels, name="X")
+        X3, lengths, form = validate_clips(
+            self, X, reset=reset, n_features=self.n_mels, check_nd=True
+        )
         if reset:
             self.n_mels_in_ = X3.shape[2]
             if not self._fit_2d:
@@ -410,7 +406,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 f"fitted with {self.n_mels_in_}; transform needs the same n_mels "
                 "as fit."
             )
-        return X3, ndim == 2
+        return X3, lengths, form
 
     def _make_sampler(self):
         return get_sampler(self.strategy, **self._sub_params("sampler__"))
@@ -434,8 +430,13 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values), \
+or list of arrays of shape (n_frames_i, n_mels)
             Log-mel features; a 2-D ``X`` is reshaped with ``n_mels`` bands per frame.
+            A list holds clips of different lengths: segments are cut from each
+            clip's own frames and the standardization is learnt on real frames
+            only. Every clip needs at least ``segment_frames`` frames (else a
+            ``ValueError`` names the clip).
         y : array-like of shape (n_clips, n_classes) or (n_clips,), default=None
             Multi-label indicator with all ``-1`` rows for unlabelled clips, or a 1-D
             class vector with ``-1`` for unlabelled clips, or None.
@@ -467,7 +468,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     def _fit(self, X, y, *, reset):
         self._validate_params()
         self._check_routed_params()
-        X3, _ = self._check_X(X, reset=reset)
+        X3, lengths, _ = self._check_X(X, reset=reset)
         n_clips = X3.shape[0]
         device = resolve_device(self.device)
         amp_dtype = resolve_amp(self.amp, device)
@@ -481,20 +482,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
                 f"X has {n_clips} sample (clip); triplet training needs at least 2 "
                 "clips (negatives come from other clips)."
             )
-        if X3.shape[1] < self.segment_frames:
-            raise ValueError(
-                f"Clips have {X3.shape[1]} frames, fewer than segment_frames="
-                f"{self.segment_frames}: no training segment can be cut."
-            )
-        X3 = self._pool(X3)
+        self._check_clip_lengths(X3, lengths)
+        X3, lengths = self._pool(X3, lengths)
         steps = self._segment_steps()
         if reset:
-            mean = X3.mean(axis=(0, 1), dtype=np.float64)
-            std = X3.std(axis=(0, 1), dtype=np.float64)
-            self.feature_mean_ = mean.astype(np.float32)
-            self.feature_std_ = np.maximum(std, 1e-6 * max(std.max(), 1.0)).astype(
-                np.float32
-            )
+            self._learn_standardization(real_frames(X3, lengths))
         if y is not None:
             self.classes_ = classes
         sampler = self._make_sampler()
@@ -509,7 +501,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             )
 
         Xs = self._standardize(X3)
-        segments, clip_index, start_time = self._segment(Xs)
+        segments, clip_index, start_time = self._segment(Xs, lengths)
         if len(segments) < self.batch_size:
             raise ValueError(
                 f"X gives {len(segments)} segments of {self.segment_frames} frames, "
@@ -520,7 +512,7 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             np.full((len(segments), 0), -1, np.int8) if Y is None else Y[clip_index]
         )
         if self.weak_label_share < 1 and Y is not None:
-            loud = segment_loudness(X3, steps)
+            loud = segment_loudness(X3, steps, lengths)
             quiet = ~loudest_segments(loud, clip_index, self.weak_label_share)
             seg_labels[quiet & labeled_mask(seg_labels)] = -1
         labeled_ratio = self._resolve_labeled_ratio(sampler, seg_labels)
@@ -637,15 +629,47 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
     def _segment_steps(self) -> int:
         return -(-self.segment_frames // self.frame_pool)
 
-    def _pool(self, X3):
-        """Mean of every ``frame_pool`` input frames (a shorter tail is one step)."""
-        return pool_frames(X3, self.frame_pool, keep_partial=True)
+    def _check_clip_lengths(self, X3, lengths):
+        """Every clip must give at least one segment of ``segment_frames``."""
+        if lengths is None and X3.shape[1] < self.segment_frames:
+            raise ValueError(
+                f"Clips have {X3.shape[1]} frames, fewer than segment_frames="
+                f"{self.segment_frames}: no training segment can be cut."
+            )
+        short = [] if lengths is None else np.flatnonzero(lengths < self.segment_frames)
+        if len(short):
+            raise ValueError(
+                f"X[{short[0]}] has {lengths[short[0]]} frames, fewer than "
+                f"segment_frames={self.segment_frames}: no segment can be cut from "
+                f"it ({len(short)} clip(s) of X that short: "
+                f"{short[:5].tolist()}{'...' if len(short) > 5 else ''}). Drop "
+                "them or pad them, e.g. with LogMelExtractor(duration=...); "
+                "transform embeds clips of any length."
+            )
 
-    def _segment(self, Xs):
+    def _learn_standardization(self, frames):
+        """Per-band mean and std of ``frames`` ``(n, n_frames, n_mels)``."""
+        mean = frames.mean(axis=(0, 1), dtype=np.float64)
+        std = frames.std(axis=(0, 1), dtype=np.float64)
+        self.feature_mean_ = mean.astype(np.float32)
+        self.feature_std_ = np.maximum(std, 1e-6 * max(std.max(), 1.0)).astype(
+            np.float32
+        )
+
+    def _pool(self, X3, lengths=None):
+        """Mean of every ``frame_pool`` input frames (a shorter tail is one step).
+
+        Returns the pooled clips and their lengths in steps (None if all equal).
+        """
+        pooled = pool_frames(X3, self.frame_pool, keep_partial=True, lengths=lengths)
+        return pooled, None if lengths is None else -(-lengths // self.frame_pool)
+
+    def _segment(self, Xs, lengths=None):
         return segment(
             Xs,
             n_frames=self._segment_steps(),
             frame_seconds=FRAME_SECONDS * self.frame_pool,
+            lengths=lengths,
         )
 
     def _resolve_labeled_ratio(self, sampler, seg_labels):
@@ -730,40 +754,66 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
 
         Clips are pooled and cut into segments as in training (a shorter trailing
         piece is embedded on its own), so every step gets a vector: a 1,001-frame
-        clip gives 101 vectors with ``frame_pool=10``.
+        clip gives 101 vectors with ``frame_pool=10``, and a clip shorter than a
+        segment is embedded whole. A clip's embedding does not depend on the other
+        clips of ``X``.
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
-            Log-mel features.
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values), \
+or list of arrays of shape (n_frames_i, n_mels)
+            Log-mel features; a list holds clips of any lengths (at least one
+            frame each).
 
         Returns
         -------
-        E : ndarray of shape (n_clips, ceil(n_frames / frame_pool), embedding_dim)
+        E : ndarray of shape (n_clips, ceil(n_frames / frame_pool), embedding_dim) \
+or list of arrays of shape (ceil(n_frames_i / frame_pool), embedding_dim)
             Embedding sequence, float32; flattened to
-            ``(n_clips, n_steps * embedding_dim_)`` when ``X`` was 2-D.
+            ``(n_clips, n_steps * embedding_dim_)`` when ``X`` was 2-D, a list of one
+            sequence per clip, with its own length, when ``X`` was a list.
         """
         check_is_fitted(self, "net_")
-        X3, flat = self._check_X(X, reset=False)
-        Xs = self._standardize(self._pool(X3))
-        n, n_frames, n_mels = Xs.shape
+        X3, lengths, form = self._check_X(X, reset=False)
+        X3, lengths = self._pool(X3, lengths)
+        E = self._embed_steps(self._standardize(X3), lengths)
+        if form == "list":
+            return split_clips(E, lengths)
+        return E.reshape(len(E), -1) if form == "2d" else E
+
+    def _embed_steps(self, Xs, lengths):
+        """Frame embeddings of pooled, standardized clips (zero past their lengths).
+
+        Whole segments of all clips run together, then the shorter trailing pieces,
+        those of one length together.
+        """
+        n, n_steps, _ = Xs.shape
+        lengths = np.full(n, n_steps) if lengths is None else lengths
         size = self._segment_steps()
-        k, r = divmod(n_frames, size)
-        E = np.empty((n, n_frames, self.embedding_dim_), dtype=np.float32)
-        if k:
-            full = Xs[:, : k * size].reshape(n * k, size, n_mels)
-            E[:, : k * size] = self._run(full, pooled=False).reshape(n, k * size, -1)
-        if r:
-            E[:, k * size :] = self._run(Xs[:, k * size :], pooled=False)
-        return E.reshape(n, -1) if flat else E
+        k = lengths // size
+        E = np.zeros((n, n_steps, self.embedding_dim_), dtype=np.float32)
+        clip = np.repeat(np.arange(n), k)
+        if len(clip):
+            first = np.repeat(np.cumsum(k) - k, k)
+            steps = ((np.arange(len(clip)) - first) * size)[:, None] + np.arange(size)
+            E[clip[:, None], steps] = self._run(Xs[clip[:, None], steps], pooled=False)
+        for r, rows in length_groups(lengths % size):
+            if r:
+                steps = (k[rows] * size)[:, None] + np.arange(r)
+                tails = Xs[rows[:, None], steps]
+                E[rows[:, None], steps] = self._run(tails, pooled=False)
+        return E
 
     def transform_segments(self, X, *, return_index=False):
         """One embedding per training segment (0.96 s by default).
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values)
+        X : array-like of shape (n_clips, n_frames, n_mels) or (n_clips, n_values), \
+or list of arrays of shape (n_frames_i, n_mels)
             Log-mel features; trailing frames shorter than a segment are dropped.
+            A list holds clips of different lengths, each of at least
+            ``segment_frames`` frames (else a ``ValueError`` names the clip).
         return_index : bool, default=False
             Also return each segment's clip (row of ``X``) and start time (s).
 
@@ -777,10 +827,11 @@ class TripletEmbedder(TransformerMixin, BaseEstimator):
             Only with ``return_index=True``.
         """
         check_is_fitted(self, "net_")
-        X3, _ = self._check_X(X, reset=False)
-        segments, clip_index, start_time = self._segment(
-            self._standardize(self._pool(X3))
-        )
+        X3, lengths, _ = self._check_X(X, reset=False)
+        if lengths is not None:
+            self._check_clip_lengths(X3, lengths)
+        X3, lengths = self._pool(X3, lengths)
+        segments, clip_index, start_time = self._segment(self._standardize(X3), lengths)
         S = self._run(segments, pooled=True)
         return (S, clip_index, start_time) if return_index else S
 

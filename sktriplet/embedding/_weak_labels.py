@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def segment_loudness(X3: np.ndarray, n_frames: int) -> np.ndarray:
+def segment_loudness(X3: np.ndarray, n_frames: int, lengths=None) -> np.ndarray:
     """Mean feature value of each ``n_frames`` segment, as :func:`segment` cuts them.
 
     On log-mel features (dB) this is the segment's mean level; only its order within
@@ -27,6 +27,9 @@ def segment_loudness(X3: np.ndarray, n_frames: int) -> np.ndarray:
         Clip features, not standardized per band.
     n_frames : int
         Frames per segment.
+    lengths : array-like of shape (n_clips,), default=None
+        Real frames of each clip of a zero-padded ``X3`` (clips of different
+        lengths, see :func:`segment`); ``None``: every frame is real.
 
     Returns
     -------
@@ -34,9 +37,13 @@ def segment_loudness(X3: np.ndarray, n_frames: int) -> np.ndarray:
         One value per segment, clip by clip (the order of :func:`segment`).
     """
     n_clips, n_clip_frames, _ = X3.shape
-    n_segments = n_clip_frames // n_frames
-    frames = X3[:, : n_segments * n_frames].mean(axis=2, dtype=np.float64)
-    return frames.reshape(n_clips, n_segments, n_frames).mean(axis=2).reshape(-1)
+    n_blocks = n_clip_frames // n_frames
+    frames = X3[:, : n_blocks * n_frames].mean(axis=2, dtype=np.float64)
+    blocks = frames.reshape(n_clips, n_blocks, n_frames).mean(axis=2)
+    if lengths is None:
+        return blocks.reshape(-1)
+    n_segments = np.asarray(lengths) // n_frames
+    return blocks[np.arange(n_blocks) < n_segments[:, None]]
 
 
 def loudest_segments(loudness, clip_index, share: float) -> np.ndarray:

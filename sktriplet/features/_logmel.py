@@ -52,7 +52,8 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
         Highest mel band edge in Hz; ``None`` means ``sr / 2``.
     duration : float or None, default=10.0
         Clips are padded with zeros or cropped to this many seconds. ``None`` keeps
-        their lengths, which must then all be equal.
+        each clip's own length: ``transform`` then returns a list of arrays when the
+        lengths differ (clips of any length, see the user guide).
     input_sr : int, default=None
         Sample rate of waveforms passed as arrays; ``None`` means they are at ``sr``.
         Ignored for files, whose own rate is read from the file.
@@ -209,8 +210,13 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        features : ndarray of shape (n_clips, n_frames, n_mels), dtype float32
-            Log-mel energies in dB.
+        features : ndarray of shape (n_clips, n_frames, n_mels), dtype float32, \
+or list of arrays of shape (n_frames_i, n_mels)
+            Log-mel energies in dB. A 3-D array when ``duration`` is set or all
+            clips have the same length; with ``duration=None`` and clips of
+            different lengths, a list of one array per clip with its own
+            ``1 + n_samples_i // hop_length_`` frames (at ``sr``), which every
+            sktriplet estimator accepts.
         """
         check_is_fitted(self, "mel_basis_")
         kind, items = self._check_input(X)
@@ -275,12 +281,6 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
         """Log-mel of equal-length mono waveforms, in one batched STFT."""
         import torch
 
-        lengths = {w.shape[0] for w in waves}
-        if len(lengths) > 1:
-            raise ValueError(
-                "Clips have different lengths and duration=None; set duration to pad "
-                f"or crop them (lengths seen: {sorted(lengths)[:5]})."
-            )
         with torch.no_grad():
             x = torch.from_numpy(np.stack(waves))
             window = torch.hann_window(self.win_length_, periodic=True)
@@ -303,7 +303,7 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
             logmel = 10.0 * torch.log10(torch.clamp_min(mel, self.amin))
         return logmel.transpose(1, 2).contiguous().numpy()
 
-    def _run_batches(self, n_clips: int, load_batch) -> np.ndarray:
+    def _run_batches(self, n_clips: int, load_batch):
         starts = range(0, n_clips, self.batch_size)
         jobs = (
             delayed(self._transform_batch)(
@@ -321,13 +321,28 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
                 unit="batch",
             )
         )
-        return np.concatenate(parts, axis=0)
+        if self.n_samples_ is not None:
+            return np.concatenate(parts, axis=0)
+        clips = [clip for part in parts for clip in part]
+        if len({clip.shape for clip in clips}) == 1:
+            return np.stack(clips)
+        return clips
 
-    def _transform_batch(self, load_batch, start: int, stop: int) -> np.ndarray:
-        return self._log_mel(load_batch(start, stop))
+    def _transform_batch(self, load_batch, start: int, stop: int):
+        """Features of a batch: one array, or per clip without ``duration``."""
+        waves = load_batch(start, stop)
+        if self.n_samples_ is not None:
+            return self._log_mel(waves)
+        clips = [None] * len(waves)
+        sizes = np.array([len(w) for w in waves])
+        for size in np.unique(sizes):  # equal lengths share one STFT
+            rows = np.flatnonzero(sizes == size)
+            for row, feats in zip(rows, self._log_mel([waves[i] for i in rows])):
+                clips[row] = feats
+        return clips
 
 
-def _extract_files(keys, params, extractor: LogMelExtractor) -> np.ndarray:
+def _extract_files(keys, params, extractor: LogMelExtractor):
     paths = [k[0] for k in keys]
 
     def load_batch(start, stop):
@@ -338,7 +353,7 @@ def _extract_files(keys, params, extractor: LogMelExtractor) -> np.ndarray:
     return extractor._run_batches(len(paths), load_batch)
 
 
-def _extract_waves(waves, params, extractor: LogMelExtractor) -> np.ndarray:
+def _extract_waves(waves, params, extractor: LogMelExtractor):
     def load_batch(start, stop):
         return extractor._conform_waves(waves[start:stop])
 

@@ -8,10 +8,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ..utils._sklearn_compat import Interval
-from ..utils._validation import check_clip_array
+from ..utils._validation import (
+    check_clip_array,
+    check_clip_list,
+    is_clip_list,
+    length_groups,
+    split_clips,
+)
 
 
-def pool_frames(X3: np.ndarray, size: int, *, keep_partial: bool = False) -> np.ndarray:
+def pool_frames(
+    X3: np.ndarray, size: int, *, keep_partial: bool = False, lengths=None
+) -> np.ndarray:
     """Mean over consecutive blocks of ``size`` frames of ``(n_clips, n_frames, F)``.
 
     Parameters
@@ -23,6 +31,12 @@ def pool_frames(X3: np.ndarray, size: int, *, keep_partial: bool = False) -> np.
     keep_partial : bool, default=False
         Whether trailing frames that do not fill a block are averaged into one more
         block (so that no clip is left without a block) or dropped.
+    lengths : array-like of shape (n_clips,), default=None
+        Real frames of each clip of a zero-padded ``X3`` (clips of different
+        lengths); each clip is pooled from its own frames only, as it would be
+        alone, into ``ceil(n / size)`` blocks (``keep_partial=True``) or
+        ``n // size``, and the result is zero-padded again. ``None``: every
+        frame is real.
 
     Returns
     -------
@@ -40,6 +54,8 @@ def pool_frames(X3: np.ndarray, size: int, *, keep_partial: bool = False) -> np.
     """
     if size == 1:
         return X3
+    if lengths is not None:
+        return _pool_by_length(X3, size, keep_partial, np.asarray(lengths))
     n_clips, n_frames, n_features = X3.shape
     n_full = n_frames // size * size
     pooled = X3[:, :n_full].reshape(n_clips, -1, size, n_features).mean(axis=2)
@@ -47,6 +63,16 @@ def pool_frames(X3: np.ndarray, size: int, *, keep_partial: bool = False) -> np.
         tail = X3[:, n_full:].mean(axis=1, keepdims=True)
         pooled = np.concatenate([pooled, tail], axis=1)
     return pooled.astype(np.float32, copy=False)
+
+
+def _pool_by_length(X3, size, keep_partial, lengths):
+    """:func:`pool_frames` of padded clips, clips of one length at a time."""
+    blocks = -(-lengths // size) if keep_partial else lengths // size
+    out = np.zeros((len(X3), blocks.max(), X3.shape[2]), dtype=np.float32)
+    for n_frames, rows in length_groups(lengths):
+        pooled = pool_frames(X3[rows, :n_frames], size, keep_partial=keep_partial)
+        out[rows, : pooled.shape[1]] = pooled
+    return out
 
 
 class FramePooling(TransformerMixin, BaseEstimator):
@@ -57,6 +83,7 @@ class FramePooling(TransformerMixin, BaseEstimator):
     what it decides on while making its recurrent layers ten times cheaper: the
     difference between minutes and seconds per fit on a CPU. Trailing frames that do
     not fill a block are dropped. ``size=1`` passes sequences through unchanged.
+    A list of clips of different lengths gives a list, each clip pooled alone.
 
     Parameters
     ----------
@@ -94,7 +121,9 @@ class FramePooling(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features)
+        X : array-like of shape (n_clips, n_frames, n_features), or list of arrays \
+of shape (n_frames_i, n_features)
+            Frame sequences; a list holds clips of different lengths.
         y : ignored
 
         Returns
@@ -102,35 +131,52 @@ class FramePooling(TransformerMixin, BaseEstimator):
         self : FramePooling
         """
         self._validate_params()
-        X3 = check_clip_array(X, n_features=self.n_features)
+        X3, _ = self._check_X(X)
         self.n_features_in_ = X3.shape[2]
         return self
+
+    def _check_X(self, X):
+        if is_clip_list(X):
+            return check_clip_list(X)
+        return check_clip_array(X, n_features=self.n_features), None
 
     def transform(self, X):
         """Average blocks of ``size`` frames.
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features)
+        X : array-like of shape (n_clips, n_frames, n_features), or list of arrays \
+of shape (n_frames_i, n_features)
+            Frame sequences; each clip needs at least ``size`` frames.
 
         Returns
         -------
-        ndarray of shape (n_clips, n_frames // size, n_features), dtype float32
+        ndarray of shape (n_clips, n_frames // size, n_features), dtype float32, \
+or list of arrays of shape (n_frames_i // size, n_features)
+            A list when ``X`` is a list.
         """
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "n_features_in_")
-        X3 = check_clip_array(X, n_features=self.n_features)
+        X3, lengths = self._check_X(X)
         if X3.shape[2] != self.n_features_in_:
             raise ValueError(
                 f"X has {X3.shape[2]} values per frame, but FramePooling was fitted "
                 f"with {self.n_features_in_}."
             )
-        if X3.shape[1] < self.size:
+        if lengths is None and X3.shape[1] < self.size:
             raise ValueError(
                 f"X has {X3.shape[1]} frames, fewer than size={self.size}."
             )
-        return pool_frames(X3, self.size)
+        if lengths is not None and (lengths < self.size).any():
+            i = int(np.argmax(lengths < self.size))
+            raise ValueError(
+                f"X[{i}] has {lengths[i]} frames, fewer than size={self.size}."
+            )
+        pooled = pool_frames(X3, self.size, lengths=lengths)
+        if not is_clip_list(X):
+            return pooled
+        return split_clips(pooled, None if lengths is None else lengths // self.size)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

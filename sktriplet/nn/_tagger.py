@@ -6,12 +6,18 @@ probabilities with a sigmoid (multi-label) or a softmax (one class per clip), an
 them into a clip prediction: the mean over frames of the frame probabilities (the
 paper's "clip prediction = average over time of the frame predictions") or their
 maximum over frames.
+
+Clips of different lengths come zero-padded with their ``lengths``
+``(batch,)``: the GRU reads each clip's own frames only (packed sequences), the CRNN's
+convolutions run on clips of one length at a time, and the clip pooling skips the
+padding, so a clip gets the same prediction alone as in a padded batch.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..utils._seeding import call_with_private_generator
 from ._dropout import Dropout
@@ -34,7 +40,7 @@ def _check_activation(activation):
     return _check_option("activation", activation, _ACTIVATIONS)
 
 
-def clip_pooling(frame_logits, activation="sigmoid", pooling="mean"):
+def clip_pooling(frame_logits, activation="sigmoid", pooling="mean", lengths=None):
     """Clip probabilities from frame logits.
 
     Parameters
@@ -49,6 +55,9 @@ def clip_pooling(frame_logits, activation="sigmoid", pooling="mean"):
         rule); ``"max"``: their maximum over frames, so a short event decides the
         clip on its own (with ``"softmax"`` the maxima are renormalised to sum to
         one).
+    lengths : torch.Tensor of shape (batch,), default=None
+        Real frames of each clip of a padded batch: later frames count neither in
+        the mean nor in the maximum. ``None``: every frame is real.
 
     Returns
     -------
@@ -69,6 +78,11 @@ def clip_pooling(frame_logits, activation="sigmoid", pooling="mean"):
         probs = torch.sigmoid(frame_logits)
     else:
         probs = torch.softmax(frame_logits, dim=-1)
+    if lengths is not None:
+        # Probabilities are positive: zeroed padding never wins the maximum.
+        probs = probs * frame_mask(lengths, probs.shape[1])[..., None]
+        if pooling == "mean":
+            return probs.sum(dim=1) / lengths.to(probs)[:, None]
     if pooling == "mean":
         return probs.mean(dim=1)
     clip = probs.amax(dim=1)
@@ -77,10 +91,15 @@ def clip_pooling(frame_logits, activation="sigmoid", pooling="mean"):
     return clip
 
 
+def frame_mask(lengths, n_frames):
+    """Boolean ``(batch, n_frames)``: which frames of a padded batch are real."""
+    return torch.arange(n_frames, device=lengths.device) < lengths[:, None]
+
+
 class _FramePooledTagger(nn.Module):
     """Shared forward: frame logits -> activation -> mean over frames."""
 
-    def frame_logits(self, x):  # pragma: no cover - abstract
+    def frame_logits(self, x, lengths=None):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _init_recurrent_head(self, n_in, n_classes, hidden_size, num_layers, dropout):
@@ -96,27 +115,44 @@ class _FramePooledTagger(nn.Module):
         self.dropout = Dropout(float(dropout))
         self.dense = nn.Linear(2 * int(hidden_size), int(n_classes))
 
-    def _recurrent_logits(self, h):
-        """Frame logits of frame features ``h`` ``(batch, T, n_in)``."""
-        gru = self.gru
+    def _recurrent_logits(self, h, lengths=None):
+        """Frame logits of frame features ``h`` ``(batch, T, n_in)``.
+
+        With ``lengths`` the GRU reads each clip's real frames only (in both
+        directions); the logits of padding frames are those of zero features.
+        """
+        gru, device, n_frames = self.gru, h.device, h.shape[1]
+        if lengths is not None:
+            h = pack_padded_sequence(
+                h, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
         if self.training and gru.dropout > 0 and gru.num_layers > 1:
             # Its inter-layer dropout only draws from torch's global generator.
-            h, _ = call_with_private_generator(gru, h, device=h.device)
+            h, _ = call_with_private_generator(gru, h, device=device)
         else:
             h, _ = gru(h)
+        if lengths is not None:
+            h, _ = pad_packed_sequence(h, batch_first=True, total_length=n_frames)
         return self.dense(self.dropout(h))
 
-    def frame_probabilities(self, x):
+    def frame_probabilities(self, x, lengths=None):
         """Frame probabilities ``(batch, n_frames, n_classes)``."""
-        logits = self.frame_logits(x)
+        logits = self.frame_logits(x, lengths)
         if self.activation == "sigmoid":
             return torch.sigmoid(logits)
         return torch.softmax(logits, dim=-1)
 
-    def forward(self, x):
-        """Clip probabilities ``(batch, n_classes)``."""
+    def forward(self, x, lengths=None):
+        """Clip probabilities ``(batch, n_classes)`` of ``x`` ``(batch, T, F)``.
+
+        ``lengths`` ``(batch,)``: real frames of each clip of a zero-padded ``x``.
+        """
         pooling = getattr(self, "pooling", "mean")  # modules pickled before pooling
-        return clip_pooling(self.frame_logits(x), self.activation, pooling)
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths, device=x.device)
+            x = x[:, : int(lengths.max())]
+        logits = self.frame_logits(x, lengths)
+        return clip_pooling(logits, self.activation, pooling, lengths)
 
 
 class BiGRUTagger(_FramePooledTagger):
@@ -168,9 +204,9 @@ class BiGRUTagger(_FramePooledTagger):
             n_features, n_classes, hidden_size, num_layers, dropout
         )
 
-    def frame_logits(self, x):
+    def frame_logits(self, x, lengths=None):
         """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, F)``."""
-        return self._recurrent_logits(x)
+        return self._recurrent_logits(x, lengths)
 
 
 class CRNN(_FramePooledTagger):
@@ -244,6 +280,20 @@ class CRNN(_FramePooledTagger):
             self.cnn.dim, n_classes, hidden_size, num_layers, dropout
         )
 
-    def frame_logits(self, x):
+    def frame_logits(self, x, lengths=None):
         """Frame logits ``(batch, n_frames, n_classes)`` of ``x`` ``(batch, T, M)``."""
-        return self._recurrent_logits(self.cnn(x))
+        if lengths is None:
+            return self._recurrent_logits(self.cnn(x))
+        return self._recurrent_logits(self._cnn_by_length(x, lengths), lengths)
+
+    def _cnn_by_length(self, x, lengths):
+        """CNN features of padded clips, clips of one length together.
+
+        The convolutions then never see padding next to a clip's last frames, and
+        in training batch norm takes its statistics from real frames only.
+        """
+        out = x.new_zeros(x.shape[0], x.shape[1], self.cnn.dim)
+        for n_frames in torch.unique(lengths).tolist():
+            rows = torch.nonzero(lengths == n_frames).squeeze(1)
+            out[rows, :n_frames] = self.cnn(x[rows, :n_frames])
+        return out

@@ -28,7 +28,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
@@ -44,8 +44,8 @@ from ..utils._interrupt import (
 )
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._seeding import private_generator, seeded_init
-from ..utils._sklearn_compat import Interval, StrOptions, validate_data
-from ..utils._validation import as_clip_array, check_clip_array
+from ..utils._sklearn_compat import Interval, StrOptions
+from ..utils._validation import real_frames, validate_clips
 
 _EPS = 1e-7
 
@@ -84,7 +84,8 @@ def resolve_frame_pool(frame_pool, n_frames: int) -> int:
 
     "auto" leaves about 100 steps per clip: 10 for 1,001 log-mel frames of a 10 s
     clip, 1 for the 101 frames of a :class:`~sktriplet.embedding.TripletEmbedder`
-    that already pools its input.
+    that already pools its input. For clips of different lengths ``n_frames`` is
+    the median length.
     """
     if frame_pool == "auto":
         return max(1, n_frames // AUTO_POOL_FRAMES)
@@ -195,26 +196,16 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ input
     def _validate_X(self, X, reset):
-        X = as_clip_array(X, "X")
-        ndim = len(X.shape)
-        if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
-            if reset or getattr(self, "_fit_2d", False):
-                X = validate_data(self, X, reset=reset, dtype=[np.float32, np.float64])
-            else:
-                X = check_array(X, dtype=[np.float32, np.float64])
-            if reset:
-                self._fit_2d = True
-        elif reset:
-            self._fit_2d = False
-            for attr in ("feature_names_in_",):
-                if hasattr(self, attr):
-                    delattr(self, attr)
-        X3 = check_clip_array(X, n_features=self.n_features)
+        """Pooled 3-D clips and their lengths in steps (None when all are equal)."""
+        X3, lengths, _ = validate_clips(
+            self, X, reset=reset, n_features=self.n_features
+        )
         if reset:
             if not self._fit_2d:
                 self.n_features_in_ = X3.shape[2]
             self.n_frame_features_ = X3.shape[2]
-            self.frame_pool_ = resolve_frame_pool(self.frame_pool, X3.shape[1])
+            typical = X3.shape[1] if lengths is None else int(np.median(lengths))
+            self.frame_pool_ = resolve_frame_pool(self.frame_pool, typical)
         elif X3.shape[2] != self.n_frame_features_:
             raise ValueError(
                 f"X has {X3.shape[2]} features per frame, but "
@@ -222,7 +213,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
                 "features per frame (the embedding size seen in fit)."
             )
         # Models pickled before frame_pool existed read every frame.
-        return pool_frames(X3, getattr(self, "frame_pool_", 1), keep_partial=True)
+        size = getattr(self, "frame_pool_", 1)
+        X3 = pool_frames(X3, size, keep_partial=True, lengths=lengths)
+        return X3, None if lengths is None else -(-lengths // size)
 
     def _checked_threshold(self, n_classes=None):
         thr = np.asarray(self.threshold, dtype=float)
@@ -245,9 +238,12 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols), \
+or list of arrays of shape (n_frames_i, n_features)
             Clip features (embeddings or log-mel); 2-D input is reshaped with
-            ``n_features`` values per frame.
+            ``n_features`` values per frame. A list holds clips of different
+            lengths: the network reads each clip's own frames only, in training
+            and prediction (user guide, "Clips of any length").
         y : array-like of shape (n_clips, n_classes) or (n_clips,)
             Multi-label indicator with all ``-1`` rows for unlabelled clips, or a
             1-D class vector with ``-1`` for unlabelled clips. Unlabelled rows are
@@ -271,7 +267,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None."
             )
-        X3 = self._validate_X(X, reset=True)
+        X3, lengths = self._validate_X(X, reset=True)
         Y, classes, is_1d = check_semi_supervised_y(y, X3.shape[0])
         mask = labeled_mask(Y)
         if not mask.any():
@@ -284,15 +280,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         elif Y.shape[1] == 0:
             raise ValueError("y has no class column.")
         Y, X3 = Y[mask], X3[mask]
-        if self.standardize:
-            self.feature_mean_ = X3.mean(axis=(0, 1), dtype=np.float64).astype(
-                np.float32
-            )
-            std = X3.std(axis=(0, 1), dtype=np.float64)
-            self.feature_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
-            X3 = self._standardized(X3)
-        else:
-            self.feature_mean_ = self.feature_std_ = None
+        lengths = None if lengths is None else lengths[mask]
+        self._learn_standardization(real_frames(X3, lengths))
+        X3 = self._standardized(X3)
         n_classes = Y.shape[1]
         never = np.flatnonzero(Y.sum(axis=0) == 0)
         if len(never):
@@ -337,7 +327,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             net.initialize()
             self._init_module(net.module_)
         with private_generator(seed):
-            net.partial_fit(X3, target)
+            net.partial_fit(self._as_net_input(X3, lengths), target)
         self.module_ = net.module_.to("cpu").eval()
         self.history_ = net.history
         self.classes_ = classes
@@ -360,7 +350,25 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         return callbacks
 
     def _network_input(self, X):
-        return self._standardized(self._validate_X(X, reset=False))
+        """What the network reads: pooled, standardized clips (a dict with their
+        ``lengths`` for clips of different lengths)."""
+        X3, lengths = self._validate_X(X, reset=False)
+        return self._as_net_input(self._standardized(X3), lengths)
+
+    @staticmethod
+    def _as_net_input(X3, lengths):
+        """skorch input: the array, or ``{"x", "lengths"}`` for padded clips."""
+        return X3 if lengths is None else {"x": X3, "lengths": lengths}
+
+    def _learn_standardization(self, frames):
+        """Per-feature mean and std of ``frames`` ``(n, n_frames, n_features)``."""
+        if not self.standardize:
+            self.feature_mean_ = self.feature_std_ = None
+            return
+        mean = frames.mean(axis=(0, 1), dtype=np.float64)
+        std = frames.std(axis=(0, 1), dtype=np.float64)
+        self.feature_mean_ = mean.astype(np.float32)
+        self.feature_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
 
     # -------------------------------------------------------------- inference
     def _standardized(self, X3):
@@ -370,17 +378,21 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
     def _clip_proba(self, X):
         check_is_fitted(self, "module_")
-        X3 = self._network_input(X)
+        X3, lengths = self._validate_X(X, reset=False)
+        X3 = self._standardized(X3)
         device = resolve_device(self.device)
         module = self.module_
         if device != "cpu":
             module = copy.deepcopy(module).to(device)
         module.eval()
         out = []
+        step = max(self.batch_size, 256)
         with torch.no_grad():
-            for start in range(0, len(X3), max(self.batch_size, 256)):
-                batch = torch.from_numpy(X3[start : start + max(self.batch_size, 256)])
-                out.append(module(batch.to(device)).cpu().numpy())
+            for start in range(0, len(X3), step):
+                batch = [torch.from_numpy(X3[start : start + step]).to(device)]
+                if lengths is not None:
+                    batch.append(torch.from_numpy(lengths[start : start + step]))
+                out.append(module(*batch).cpu().numpy())
         proba = np.concatenate(out).astype(np.float64)
         if not self.multilabel_:
             proba /= proba.sum(axis=1, keepdims=True)
@@ -391,7 +403,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols), \
+or list of arrays of shape (n_frames_i, n_features)
             Clip features.
 
         Returns
@@ -407,7 +420,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols), \
+or list of arrays of shape (n_frames_i, n_features)
             Clip features.
 
         Returns
@@ -431,7 +445,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols), \
+or list of arrays of shape (n_frames_i, n_features)
             Clip features.
 
         Returns
@@ -455,7 +470,8 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols)
+        X : array-like of shape (n_clips, n_frames, n_features) or (n_clips, n_cols), \
+or list of arrays of shape (n_frames_i, n_features)
             Clip features.
         y : array-like of shape (n_clips, n_classes) or (n_clips,)
             True tags, with all ``-1`` rows (or ``-1`` values) for unlabelled clips.

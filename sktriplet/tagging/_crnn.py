@@ -22,7 +22,9 @@ class CRNNTagger(BaseTagger):
     frequency only), a 1-layer bidirectional GRU of 64 cells and a dense layer with
     one output per class on every frame; the clip prediction pools the frame
     probabilities (their maximum by default, the mean in the DCASE 2018 baseline).
-    Same API and ``-1`` handling as :class:`SequenceTagger`.
+    Same API and ``-1`` handling as :class:`SequenceTagger`; in a list of clips of
+    different lengths the convolutions run on the clips of one length together, so
+    no clip reads another's padding.
 
     Parameters
     ----------
@@ -41,7 +43,7 @@ class CRNNTagger(BaseTagger):
     n_features : int, default=None
         Mel bands per frame when ``X`` is passed flattened as 2-D
         ``(n_clips, n_frames * n_mels)``; ``None`` means one value per frame.
-        Ignored for 3-D ``X``.
+        Ignored for 3-D ``X`` and lists of clips.
     threshold : float or array-like of shape (n_classes,), default=0.5
         Decision threshold on the clip probabilities (multi-label fit only).
     class_weight : {"balanced"}, dict or None, default="balanced"
@@ -71,7 +73,8 @@ class CRNNTagger(BaseTagger):
         Clip probability from the frame probabilities (see :class:`SequenceTagger`).
     frame_pool : int or "auto", default="auto"
         Frames averaged into one step before the network; ``"auto"`` keeps about
-        100 steps per clip (see :class:`SequenceTagger`).
+        100 steps per clip (per median clip for a list of clips of different
+        lengths; see :class:`SequenceTagger`).
     cnn_init : torch.nn.Module, dict or None, default=None
         Pre-training then fine-tuning: a :class:`~sktriplet.nn.ConvEmbedding` (for
         instance ``embedder.net_.module_`` of a fitted

@@ -22,7 +22,9 @@ class SequenceTagger(BaseTagger):
     every frame, and the clip prediction pools the frame probabilities (the paper
     takes their mean; the maximum is the default here), trained with binary
     cross-entropy. Applied to log-mel frames it is
-    the paper's "classifier on log-mel" reference.
+    the paper's "classifier on log-mel" reference. Clips of different lengths are
+    passed as a list of 2-D arrays: the GRU reads each clip's own frames (packed
+    sequences) and the pooling skips the padding.
 
     Parameters
     ----------
@@ -35,7 +37,7 @@ class SequenceTagger(BaseTagger):
     n_features : int, default=None
         Values per frame when ``X`` is passed flattened as 2-D
         ``(n_clips, n_frames * n_features)`` (frames are the slow axis); ``None``
-        means one value per frame. Ignored for 3-D ``X``.
+        means one value per frame. Ignored for 3-D ``X`` and lists of clips.
     threshold : float or array-like of shape (n_classes,), default=0.5
         Decision threshold on the clip probabilities, one for all classes or one per
         class, in the open interval (0, 1). Only used after a multi-label fit.
@@ -76,7 +78,8 @@ class SequenceTagger(BaseTagger):
     frame_pool : int or "auto", default="auto"
         Frames averaged into one step before the network (``frame_pool_``);
         ``"auto"`` keeps about 100 steps per clip: 10 for the 1,001 log-mel frames
-        of a 10 s clip, 1 for the pooled output of a ``TripletEmbedder``. Mean
+        of a 10 s clip, 1 for the pooled output of a ``TripletEmbedder``; for a
+        list of clips of different lengths, 100 steps for the median one. Mean
         pooling in time makes training 10x cheaper at no cost in macro-F1 (user
         guide, "What matters for quality").
 
