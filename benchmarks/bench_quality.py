@@ -28,8 +28,13 @@ class frequencies (``prior-random``, mean of 20 draws; AUC 0.5).
 
 Data: the embedded soundscapes (``--preset small``: 60 labelled, 540 unlabelled,
 200 eval clips; ``--preset dcase``: 300 / 2,700 / 300, proportioned like DCASE
-2018), generated with ``--data-seed``, or any DCASE-layout folder with ``--data
-ROOT`` (its log-mel features are cached in ``--cache-dir``).
+2018), generated with ``--data-seed``, or ``--data PATH``, read as ``sktriplet
+reproduce --data`` reads it: a DCASE-layout folder, a folder with one sub-folder
+per class (and an optional ``unlabeled/``), or a CSV/TSV metadata file. Own data
+is split per class, with ``--data-seed``, into 50 % training / 20 % test / 30 %
+eval labelled clips, its unlabelled clips added to training, and its clips padded
+or cropped to the longest one (1 to 10 s). Log-mel features are cached in
+``--cache-dir`` (default: the sktriplet data home).
 
 Each (arm, seed) is one job, run ``--jobs`` at a time in separate processes with
 one torch thread each. Figures measured with this script are in the user guide
@@ -40,6 +45,7 @@ Usage::
     python benchmarks/bench_quality.py                      # logmel crnn s1 s2 s3 s5
     python benchmarks/bench_quality.py --preset dcase --arms logmel crnn s2
     python benchmarks/bench_quality.py --data /path/to/dcase2018_task4 --arms s2
+    python benchmarks/bench_quality.py --data my_sounds/ --arms logmel crnn s2
     python benchmarks/bench_quality.py --arms s2 --emb-param weak_label_share=1.0
     python benchmarks/bench_quality.py --quick              # smoke run, tiny sizes
 """
@@ -60,9 +66,16 @@ TRAIN_SUBSETS = ("weak", "unlabel_in_domain")
 def load(args):
     """``(X, y, train_rows, eval_rows, classes, description)`` of the chosen data."""
     if args.data is not None:
+        from sktriplet.datasets import get_data_home
         from sktriplet.experiments import load_features
 
-        data = load_features(args.data, args.cache_dir, n_jobs=args.jobs, verbose=0)
+        cache_dir = get_data_home() if args.cache_dir is None else args.cache_dir
+        try:
+            data = load_features(
+                args.data, cache_dir, seed=args.data_seed, n_jobs=args.jobs, verbose=0
+            )
+        except ValueError as exc:
+            raise SystemExit(f"bench_quality.py: error: {exc}") from None
         X, y, subset, classes = data.X, data.y, data.subset, data.classes
         name = str(args.data)
     else:
@@ -80,7 +93,8 @@ def load(args):
     n_lab = int((y[train] >= 0).all(axis=1).sum())
     desc = (
         f"{name}: {len(train)} training clips ({n_lab} labelled), "
-        f"{len(evaluation)} eval clips, {y.shape[1]} classes"
+        f"{len(evaluation)} eval clips, {y.shape[1]} classes "
+        f"({', '.join(map(str, classes))})"
     )
     return X, y, train, evaluation, list(classes), desc
 
@@ -253,10 +267,20 @@ def parse_args(argv=None):
         "--arms", nargs="+", default=["logmel", "crnn", "s1", "s2", "s3", "s5"]
     )
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--data", default=None, help="a DCASE 2018 Task 4 root")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="a DCASE 2018 Task 4 root, a folder of class sub-folders or a CSV/TSV "
+        "metadata file (default: the embedded soundscapes)",
+    )
     parser.add_argument("--cache-dir", default=None, help="feature cache of --data")
     parser.add_argument("--preset", default="small", choices=["small", "dcase"])
-    parser.add_argument("--data-seed", type=int, default=0)
+    parser.add_argument(
+        "--data-seed",
+        type=int,
+        default=0,
+        help="seed of the embedded soundscapes, or of the split of own --data",
+    )
     parser.add_argument("--emb-param", action="append", metavar="NAME=VALUE")
     parser.add_argument("--clf-param", action="append", metavar="NAME=VALUE")
     parser.add_argument("--jobs", type=int, default=2)

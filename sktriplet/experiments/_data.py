@@ -1,18 +1,21 @@
-"""Data for the reproduction: a DCASE 2018 Task 4 root, its features, its splits."""
+"""Data for the reproduction: a DCASE 2018 Task 4 root or your own clips, features."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets import (
     SOUNDSCAPE_PRESETS,
+    load_audio_folder,
     load_dcase2018_task4,
     load_domestic_soundscapes,
+    load_weak_labels,
 )
-from ..datasets._dcase import SUBSETS, dataset_dir
+from ..datasets._dcase import SUBSETS, DatasetLayoutError, dataset_dir
 from ..features import LogMelExtractor
 
 #: Sizes of the embedded soundscapes generated when no ``--data`` is given:
@@ -23,17 +26,32 @@ EMBEDDED_SIZES = {
     "quick": {"n_labeled": 16, "n_unlabeled": 48, "n_test": 12, "n_eval": 16},
 }
 REQUIRED_SUBSETS = ("weak", "unlabel_in_domain", "test", "eval")
+#: Shares of each class's labelled clips that go to the three labelled subsets of
+#: your own data (a class-folder tree or a metadata file).
+OWN_SPLIT = {"weak": 0.5, "test": 0.2, "eval": 0.3}
+#: Labelled clips a class needs: one in each of weak, test and eval.
+MIN_PER_CLASS = 3
+#: Own clips are padded or cropped to the longest one, within these bounds (s):
+#: 1 s holds the embedders' 0.96 s segment, 10 s is the paper's clip length.
+CLIP_SECONDS_BOUNDS = (1.0, 10.0)
+METADATA_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 @dataclass
 class ExperimentData:
-    """Features and labels of the four subsets the experiments use."""
+    """Features and labels of the four subsets the experiments use.
+
+    ``preparation`` says how own data was split and padded (empty for a DCASE
+    root, whose subsets and 10 s clips are given); it enters the fingerprint of
+    ``config.json``.
+    """
 
     X: np.ndarray
     y: np.ndarray
     subset: np.ndarray
     classes: np.ndarray
     root: Path
+    preparation: dict = field(default_factory=dict)
 
     def rows(self, *subsets: str) -> np.ndarray:
         return np.flatnonzero(np.isin(self.subset, subsets))
@@ -43,9 +61,39 @@ class ExperimentData:
         return {str(n): int(c) for n, c in zip(names, counts)}
 
 
-def check_layout(root) -> Path:
-    """Raise a ``ValueError`` naming what is missing when ``root`` is not DCASE-like."""
-    base = dataset_dir(root)
+def _data_kind(data) -> str:
+    """``"dcase"``, ``"folder"`` or ``"metadata"``; a ``ValueError`` for other paths."""
+    path = Path(data)
+    if path.is_file():
+        if path.suffix.lower() not in METADATA_SUFFIXES:
+            raise ValueError(
+                f"--data {data} is a file but not a metadata file "
+                f"({', '.join(METADATA_SUFFIXES)}): give a DCASE 2018 Task 4 root, a "
+                "folder with one sub-folder per class, or a CSV/TSV metadata file."
+            )
+        return "metadata"
+    if not path.is_dir():
+        raise ValueError(f"--data {data} does not exist.")
+    try:
+        dataset_dir(path)
+    except DatasetLayoutError:
+        return "folder"
+    return "dcase"
+
+
+def check_layout(data, *, seed: int = 0) -> Path:
+    """Check ``data`` before any work; a ``ValueError`` says what is wrong.
+
+    A DCASE 2018 Task 4 root must hold the metadata and audio folders of the four
+    subsets (returns its ``dataset`` folder). A class-folder tree or a metadata
+    file must list audio files with enough labelled clips per class to split
+    (returns the path).
+    """
+    kind = _data_kind(data)
+    if kind != "dcase":
+        _own_subsets(data, kind, seed)
+        return Path(data)
+    base = dataset_dir(data)
     missing = []
     for subset in REQUIRED_SUBSETS:
         meta_rel, audio_rel, _ = SUBSETS[subset]
@@ -55,10 +103,88 @@ def check_layout(root) -> Path:
             missing.append(str(base / "audio" / audio_rel) + "/")
     if missing:
         raise ValueError(
-            f"--data {root} is not a DCASE 2018 Task 4 layout; missing: "
+            f"--data {data} is not a DCASE 2018 Task 4 layout; missing: "
             + ", ".join(missing)
         )
     return base
+
+
+def split_labeled(y, classes, *, seed: int = 0) -> np.ndarray:
+    """Subset of each clip of own data: unlabelled clips, then a stratified split.
+
+    Unlabelled rows (all ``-1``) become ``"unlabel_in_domain"``. Labelled clips are
+    grouped by their rarest class (their only class when single-label; clips
+    without any event form one more group) and each group is shuffled with
+    ``seed`` and cut into :data:`OWN_SPLIT` shares (50 % ``"weak"``, 20 %
+    ``"test"``, 30 % ``"eval"``, rounded, at least one clip each in a group of
+    3 or more; a smaller group goes to ``"weak"``). A class with fewer than
+    :data:`MIN_PER_CLASS` labelled clips is a ``ValueError`` naming it.
+    """
+    y = np.asarray(y)
+    labeled = (y >= 0).all(axis=1)
+    counts = (y[labeled] == 1).sum(axis=0)
+    too_few = [(str(c), int(n)) for c, n in zip(classes, counts) if n < MIN_PER_CLASS]
+    if too_few:
+        shares = "/".join(f"{100 * s:g}" for s in OWN_SPLIT.values())
+        raise ValueError(
+            f"class {too_few[0][0]!r} has {too_few[0][1]} labelled clip(s); each "
+            f"class needs at least {MIN_PER_CLASS} to split them into weak, test and "
+            f"eval ({shares} %)"
+            + (
+                f" (also too few: {', '.join(repr(c) for c, _ in too_few[1:])})"
+                if len(too_few) > 1
+                else ""
+            )
+            + ". Add clips of it, or leave the class out."
+        )
+    # The rarest class of each labelled clip (n_classes for a clip with no event).
+    rarity = np.where(y == 1, counts[None, :], np.iinfo(np.int64).max)
+    group = np.where((y == 1).any(axis=1), rarity.argmin(axis=1), len(classes))
+    subset = np.where(labeled, "weak", "unlabel_in_domain").astype(object)
+    rng = np.random.default_rng(seed)
+    for g in range(len(classes) + 1):
+        members = rng.permutation(np.flatnonzero(labeled & (group == g)))
+        n = len(members)
+        if n < MIN_PER_CLASS:
+            continue
+        n_test = max(1, math.floor(OWN_SPLIT["test"] * n + 0.5))
+        n_eval = max(1, math.floor(OWN_SPLIT["eval"] * n + 0.5))
+        subset[members[:n_test]] = "test"
+        subset[members[n_test : n_test + n_eval]] = "eval"
+    return subset.astype(str)
+
+
+def _own_subsets(data, kind: str, seed: int):
+    """``(clips, subset)`` of a class-folder tree or a metadata file."""
+    if kind == "folder":
+        try:
+            clips = load_audio_folder(data)
+        except ValueError as exc:
+            raise ValueError(
+                f"--data {data} is not a DCASE 2018 Task 4 root (no metadata/ or "
+                f"dataset/metadata/ folder) nor a folder of class sub-folders: {exc}"
+            ) from None
+    else:
+        clips = load_weak_labels(data, on_missing="skip")
+    return clips, split_labeled(clips.y, clips.classes, seed=seed)
+
+
+def clip_seconds(filenames) -> float:
+    """Length own clips are padded or cropped to: the longest file, 0.1 s steps.
+
+    Bounded by :data:`CLIP_SECONDS_BOUNDS`: at least 1 s (an embedder segment is
+    0.96 s), at most the paper's 10 s.
+    """
+    import soundfile as sf
+
+    longest = 0.0
+    for name in filenames:
+        try:
+            longest = max(longest, sf.info(str(name)).duration)
+        except Exception as exc:  # libsndfile's own error type
+            raise ValueError(f"Could not read audio file {name}: {exc}") from None
+    low, high = CLIP_SECONDS_BOUNDS
+    return float(min(max(math.ceil(round(longest * 10, 6)) / 10, low), high))
 
 
 def embedded_root(cache_dir: Path, size: str, seed: int, verbose: int = 1) -> Path:
@@ -73,17 +199,50 @@ def embedded_root(cache_dir: Path, size: str, seed: int, verbose: int = 1) -> Pa
     return data.root
 
 
-def load_features(root, cache_dir: Path, *, n_jobs=2, verbose=1) -> ExperimentData:
-    """Load a DCASE root and its log-mel features, cached in ``cache_dir``."""
-    check_layout(root)
-    data = load_dcase2018_task4(root, REQUIRED_SUBSETS, on_missing="skip")
+def load_features(
+    data, cache_dir, *, seed: int = 0, n_jobs=2, verbose=1
+) -> ExperimentData:
+    """The four subsets of ``data`` and their log-mel features, cached in ``cache_dir``.
+
+    ``data`` is a DCASE 2018 Task 4 root (its subsets, 10 s clips), a folder with
+    one sub-folder per class and an optional ``unlabeled/`` one (see
+    :func:`~sktriplet.datasets.load_audio_folder`), or a CSV/TSV metadata file (see
+    :func:`~sktriplet.datasets.load_weak_labels`; missing audio files are skipped
+    with a warning). Own data is split by :func:`split_labeled` with ``seed`` and
+    its clips padded or cropped to :func:`clip_seconds`.
+    """
+    kind = _data_kind(data)
+    if kind == "dcase":
+        check_layout(data)
+        clips = load_dcase2018_task4(data, REQUIRED_SUBSETS, on_missing="skip")
+        subset, seconds, preparation = clips.subset, 10.0, {}
+    else:
+        clips, subset = _own_subsets(data, kind, seed)
+        seconds = clip_seconds(clips.filenames)
+        preparation = {
+            "kind": kind,
+            "classes": [str(c) for c in clips.classes],
+            "clip_seconds": seconds,
+            "split": {**OWN_SPLIT, "seed": int(seed)},
+        }
+        if verbose:
+            n = {s: int(np.sum(subset == s)) for s in REQUIRED_SUBSETS}
+            print(
+                f"{data}: {len(clips.classes)} classes; labelled clips split into "
+                f"{n['weak']} weak, {n['test']} test, {n['eval']} eval; "
+                f"{n['unlabel_in_domain']} unlabelled; clips padded or cropped to "
+                f"{seconds:g} s"
+            )
     memory = Path(cache_dir) / "features"
-    extractor = LogMelExtractor(n_jobs=n_jobs, memory=memory, verbose=verbose)
-    X = extractor.fit_transform(list(data.filenames))
+    extractor = LogMelExtractor(
+        duration=seconds, n_jobs=n_jobs, memory=memory, verbose=verbose
+    )
+    X = extractor.fit_transform(list(clips.filenames))
     return ExperimentData(
         X=X,
-        y=data.y,
-        subset=np.asarray(data.subset, dtype=str),
-        classes=np.asarray(data.classes),
-        root=Path(root),
+        y=clips.y,
+        subset=np.asarray(subset, dtype=str),
+        classes=np.asarray(clips.classes),
+        root=Path(data),
+        preparation=preparation,
     )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._files import atomic_write_text
 from ._paper import METHOD_TITLES, PAPER_BEST, PAPER_F1, STRATEGIES
-from ._results import atomic_write_text
 
 
 def read_results(path) -> list[dict]:
@@ -226,7 +226,8 @@ def plot_tsne(embedding_files, classes, path, random_state=0) -> Path | None:
     fig, axes = plt.subplots(
         rows_n, cols, figsize=(4 * cols, 4 * rows_n), squeeze=False
     )
-    cmap = plt.get_cmap("tab10")
+    # Own data may have more than DCASE's 10 classes: 20 colours before repeating.
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
     for ax, f in zip(axes.ravel(), files):
         with np.load(f) as d:
             Z, y = d["Z"], d["y"]
@@ -238,7 +239,7 @@ def plot_tsne(embedding_files, classes, path, random_state=0) -> Path | None:
         ax.scatter(*xy[~single].T, s=3, c="lightgray")
         for c in range(y.shape[1]):
             sel = single & (y[:, c] == 1)
-            ax.scatter(*xy[sel].T, s=4, color=cmap(c % 10), label=classes[c])
+            ax.scatter(*xy[sel].T, s=4, color=cmap(c % cmap.N), label=classes[c])
         ax.set_title(f.stem.upper())
         ax.set_xticks([])
         ax.set_yticks([])

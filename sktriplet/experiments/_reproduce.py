@@ -71,8 +71,16 @@ def reproduce(
     ----------
     data : str or path-like, default=None
         A DCASE 2018 Task 4 root (the real data, or one written by
-        :func:`~sktriplet.datasets.make_domestic_soundscapes`). ``None`` generates
-        the embedded soundscapes of the preset into ``cache_dir`` first.
+        :func:`~sktriplet.datasets.make_domestic_soundscapes`); or your own data: a
+        folder with one sub-folder per class and an optional ``unlabeled/`` one
+        (:func:`~sktriplet.datasets.load_audio_folder`), or a CSV/TSV metadata file
+        (:func:`~sktriplet.datasets.load_weak_labels`). Own unlabelled clips are the
+        unlabelled training clips; each class's labelled clips are split, with
+        ``seed``, into 50 % weakly labelled training clips, 20 % ``test`` and 30 %
+        ``eval`` (at least 3 clips per class); own clips are padded or cropped to
+        the longest one, at least 1 s and at most 10 s. The per-class columns of
+        ``results.csv`` and the t-SNE legend use the data's class names. ``None``
+        generates the embedded soundscapes of the preset into ``cache_dir`` first.
     out : str or path-like, default="sktriplet_results"
         Output folder: ``results.csv``, ``table2.md``, ``table3.md``, PNG plots,
         ``config.json`` and ``embeddings/`` (segment embeddings for the t-SNE map).
@@ -93,7 +101,7 @@ def reproduce(
         Seeds per cell, ``seed``, ``seed + 1``... (mean and spread; the preset's
         when None: 3, 1 for "quick").
     seed : int, default=0
-        Base seed; repeat ``r`` uses ``seed + r``.
+        Base seed; repeat ``r`` uses ``seed + r``. It also splits own data.
     device : str, default="auto"
         Torch device of the embedders and taggers.
     n_jobs : int, default=2
@@ -152,7 +160,7 @@ def reproduce(
     started = time.perf_counter()
     # Fail now, not after the data and features took minutes.
     if data is not None:
-        check_layout(data)
+        check_layout(data, seed=seed)
     out = check_writable_dir(out, name="out")
     cache_dir = check_writable_dir(
         get_data_home() if cache_dir is None else cache_dir, name="cache_dir"
@@ -162,7 +170,7 @@ def reproduce(
         if data is not None
         else embedded_root(cache_dir, config.data_size, seed, verbose=verbose)
     )
-    dataset = load_features(root, cache_dir, n_jobs=n_jobs, verbose=verbose)
+    dataset = load_features(root, cache_dir, seed=seed, n_jobs=n_jobs, verbose=verbose)
     check_config(out, config.fingerprint(dataset), force)
     store = ResultsStore(out / "results.csv", dataset.classes)
     cells = plan_cells(config)

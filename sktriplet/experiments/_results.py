@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
+
+from ..utils._files import atomic_write_text
 
 BASE_COLUMNS = (
     "key",
@@ -22,18 +23,6 @@ BASE_COLUMNS = (
     "fit_seconds",
     "device",
 )
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class ResultsStore:

@@ -60,6 +60,9 @@ class ReproduceConfig:
         cfg["triplet_counts"] = list(cfg["triplet_counts"])
         cfg["data"] = str(Path(data.root).resolve())
         cfg["clips"] = data.describe()
+        # Own data: its classes, split and clip length (absent for a DCASE root,
+        # so that earlier config.json files still match).
+        cfg.update(data.preparation)
         return cfg
 
 
