@@ -3,8 +3,10 @@
 The main estimators are re-exported here; the subpackages hold the rest:
 :mod:`sktriplet.features`, :mod:`sktriplet.datasets`, :mod:`sktriplet.sampling`,
 :mod:`sktriplet.nn`, :mod:`sktriplet.embedding`, :mod:`sktriplet.tagging`,
-:mod:`sktriplet.metrics`, :mod:`sktriplet.model_selection` and
-:mod:`sktriplet.experiments`.
+:mod:`sktriplet.metrics`, :mod:`sktriplet.model_selection`,
+:mod:`sktriplet.neighbors` (similarity search), :mod:`sktriplet.models` (model
+files: audio in, embeddings and tags out), :mod:`sktriplet.hear` (the HEAR 2021
+API) and :mod:`sktriplet.experiments`.
 """
 
 from ._version import __version__

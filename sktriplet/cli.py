@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_models import add_parsers as add_model_parsers
 from .utils._files import check_writable_dir, check_writable_file, describe_os_error
 from .utils._interrupt import UserInterrupt
 
@@ -179,7 +180,11 @@ def _add_reproduce(sub):
         "--data",
         type=Path,
         default=None,
-        help="DCASE 2018 Task 4 root; default: generate the embedded soundscapes",
+        help="a DCASE 2018 Task 4 root; or your own data: a folder with one "
+        "sub-folder per class (and optionally unlabeled/) or a CSV/TSV metadata "
+        "file, each class's labelled clips split by --seed into 50%% weak, 20%% "
+        "test, 30%% eval (3 clips per class at least), clips padded or cropped to "
+        "the longest one (1-10 s); default: generate the embedded soundscapes",
     )
     p.add_argument(
         "--out",
@@ -319,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(data_sub)
     _add_features(sub)
     _add_reproduce(sub)
+    add_model_parsers(sub)
     return parser
 
 

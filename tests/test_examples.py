@@ -18,6 +18,9 @@ def test_gallery_has_the_documented_examples():
         "plot_embedding_tsne",
         "plot_custom_sampler",
         "plot_real_data",
+        "plot_own_sounds",
+        "plot_cli_embed",
+        "plot_similarity_search",
     } <= names
 
 
