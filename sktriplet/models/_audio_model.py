@@ -65,7 +65,14 @@ class AudioModel:
                     f"{len(tagger.classes_)} columns."
                 )
         self.extractor = LogMelExtractor(
-            **{**extractor.get_params(), "duration": None, "memory": None}
+            # One file at a time, quietly: the callers show their own progress.
+            **{
+                **extractor.get_params(),
+                "duration": None,
+                "memory": None,
+                "verbose": 0,
+                "n_jobs": None,
+            }
         ).fit()
         self.embedder = embedder
         self.tagger = tagger
