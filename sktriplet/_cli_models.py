@@ -148,11 +148,19 @@ def _embed_all(model, files, verbose=True):
 
 def _run_embed(args) -> int:
     from .models import AudioModel
-    from .models._files import find_audio_files, pool_steps, write_npz, write_parquet
+    from .models._files import (
+        check_parquet_writer,
+        find_audio_files,
+        pool_steps,
+        write_npz,
+        write_parquet,
+    )
 
     out = check_writable_file(args.out, name="--out")
     if out.suffix not in (".npz", ".parquet"):
         raise ValueError(f"--out {out} must end in .npz or .parquet.")
+    if out.suffix == ".parquet":
+        check_parquet_writer(out)
     model = AudioModel.load(args.model)
     files = find_audio_files(args.paths)
     args.resume_hint = f"nothing was written to {out}"

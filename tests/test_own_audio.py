@@ -153,6 +153,23 @@ def test_cli_embed_npz(model_file, sounds, tmp_path, capsys):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def test_cli_embed_parquet(model_file, sounds, tmp_path, capsys):
+    wav = sounds / "high" / "high0.wav"
+    argv = ["embed", model_file, wav, "--out", tmp_path / "e.parquet"]
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        code, _, err = _run(argv, capsys)
+        assert code == 1 and err == [
+            "sktriplet: error: Writing e.parquet needs pyarrow (pip install "
+            "pyarrow); or write .npz instead."
+        ]
+        return
+    assert _run(argv, capsys)[0] == 0
+    table = pq.read_table(tmp_path / "e.parquet")
+    assert table.num_rows == 12 and table.column_names[:3] == ["filename", "time", "e0"]
+
+
 def test_cli_embed_hop(model_file, sounds, tmp_path, capsys):
     wav = sounds / "high" / "high0.wav"  # 1.2 s: 12 steps of 0.1 s
     code, _, _ = _run(

@@ -72,16 +72,23 @@ def write_npz(path: Path, **arrays) -> None:
         np.savez(tmp, **arrays)
 
 
-def write_parquet(path: Path, columns: dict) -> None:
-    """A Parquet table (needs pyarrow), through a temporary file and a rename."""
+def check_parquet_writer(path: Path) -> None:
+    """Fail before any work when ``path`` is .parquet and pyarrow is missing."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow  # noqa: F401
     except ImportError:
         raise ValueError(
             f"Writing {path.name} needs pyarrow (pip install pyarrow); or write "
             ".npz instead."
         ) from None
+
+
+def write_parquet(path: Path, columns: dict) -> None:
+    """A Parquet table (needs pyarrow), through a temporary file and a rename."""
+    check_parquet_writer(path)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(columns), tmp)
 
