@@ -7,10 +7,15 @@ The main estimators are re-exported here; the subpackages hold the rest:
 :mod:`sktriplet.neighbors` (similarity search), :mod:`sktriplet.models` (model
 files: audio in, embeddings and tags out), :mod:`sktriplet.hear` (the HEAR 2021
 API) and :mod:`sktriplet.experiments`.
+
+The torch-based estimators (``TripletEmbedder``, ``CRNNTagger``,
+``SequenceTagger``) and the subpackages are loaded on first use (PEP 562), so that
+``import sktriplet.sampling`` (or ``sktriplet.features``) does not import torch.
 """
 
+import importlib
+
 from ._version import __version__
-from .embedding import TripletEmbedder
 from .features import LogMelExtractor, segment
 from .metrics import classification_report, macro_f1_score, macro_f1_scorer
 from .model_selection import LabeledKFold, mask_labels
@@ -28,7 +33,6 @@ from .sampling import (
     TripletSampler,
     get_sampler,
 )
-from .tagging import CRNNTagger, SequenceTagger
 
 __all__ = [
     "CRNNTagger",
@@ -55,3 +59,39 @@ __all__ = [
     "mask_labels",
     "segment",
 ]
+
+#: Names loaded on first access: they import torch.
+_LAZY = {
+    "TripletEmbedder": ".embedding",
+    "CRNNTagger": ".tagging",
+    "SequenceTagger": ".tagging",
+}
+_SUBMODULES = (
+    "datasets",
+    "embedding",
+    "experiments",
+    "features",
+    "hear",
+    "metrics",
+    "model_selection",
+    "models",
+    "neighbors",
+    "nn",
+    "sampling",
+    "tagging",
+    "utils",
+)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

@@ -72,7 +72,26 @@ def test_strategy_rules_match_paper_table():
     assert isinstance(s["s4"]().labeled[1], SemiHardNegative)
     assert s["s4"]().unlabeled is None and s["s5"]().unlabeled is None
     assert s["s4"]().requires_labels and not s["s2"]().requires_labels
-    assert not s["s5"]().uses_semihard and s["s1"]().uses_semihard
+    assert isinstance(s["s5"]().labeled[1], LabelNegative)
+    assert isinstance(s["s1"]().unlabeled[1], SemiHardNegative)
+
+
+@pytest.mark.parametrize(
+    "name, labeled, unlabeled",
+    [
+        ("s1", False, True),
+        ("s2", True, True),
+        ("s3", True, True),
+        ("s4", True, False),
+        ("s5", True, False),
+    ],
+)
+def test_anchor_pool_properties(name, labeled, unlabeled):
+    sampler = get_sampler(name)
+    assert sampler.uses_labeled_anchors is labeled
+    assert sampler.uses_unlabeled_anchors is unlabeled
+    with pytest.raises(AttributeError):
+        sampler.uses_labeled_anchors = not labeled
 
 
 def test_one_d_and_indicator_labels_agree():
@@ -342,3 +361,33 @@ def test_bad_rules_and_metadata():
         ).fit(X)
     with pytest.raises(ValueError, match="method"):
         get_sampler("s3", unlabeled__positive__method="kd").fit(X, y)
+
+
+def test_seed_unset_random_states_keeps_user_seeds():
+    from sktriplet.sampling import seed_unset_random_states
+
+    s = get_sampler("s3", unlabeled__positive__random_state=7)
+    t = get_sampler("s3")
+    seed_unset_random_states(s, 0)
+    seed_unset_random_states(t, 0)
+    assert s.get_params()["unlabeled__positive__random_state"] == 7
+    seed = t.get_params()["unlabeled__positive__random_state"]
+    assert isinstance(seed, int)
+    u = get_sampler("s3")
+    seed_unset_random_states(u, 0)
+    assert u.get_params()["unlabeled__positive__random_state"] == seed
+
+
+def test_rule_fit_validates_then_calls_hook():
+    from sktriplet.sampling._data import SegmentData
+
+    X, y, clip, start = _data()
+    data = SegmentData(X, y, clip, start)
+    rule = LabelNegative()
+    assert rule.fit(data, data.labeled_idx) is rule
+    with pytest.raises(ValueError, match="segment indices"):
+        rule.fit(data, [0, data.n])
+    with pytest.raises(ValueError, match="1-D array"):
+        rule.fit(data, np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="exclude_same_clip"):
+        LabelPositive(exclude_same_clip="yes").fit(data, data.labeled_idx)

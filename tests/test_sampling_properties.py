@@ -8,6 +8,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sktriplet.nn import semihard_negatives
 from sktriplet.sampling import (
     GaussianNoise,
     LabelNegative,
@@ -18,7 +19,6 @@ from sktriplet.sampling import (
     TemporalProximity,
     TransformPositive,
     get_sampler,
-    semihard_negatives,
 )
 
 SETTINGS = settings(

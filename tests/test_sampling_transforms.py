@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from sktriplet.nn import semihard_negatives, semihard_valid_mask
 from sktriplet.sampling import (
     TRANSFORM_CODES,
     ExampleMixing,
@@ -15,10 +16,8 @@ from sktriplet.sampling import (
     TransformPositive,
     Triplets,
     make_positives,
-    semihard_negatives,
-    semihard_valid_mask,
 )
-from sktriplet.sampling._nearest import nearest_neighbors
+from sktriplet.sampling._knn import nearest_neighbors
 
 
 def _triplets(code, anchor=0, positive=-1, **fields):

@@ -1,13 +1,16 @@
-"""PyTorch modules: the embedding CNN and the triplet loss."""
+"""PyTorch modules: the embedding CNN, the triplet loss and semi-hard mining."""
 
 from ._embedding import ConvEmbedding
 from ._loss import TripletLoss, triplet_loss
+from ._mining import semihard_negatives, semihard_valid_mask
 from ._tagger import CRNN, BiGRUTagger, clip_pooling
 
 __all__ = [
     "ConvEmbedding",
     "TripletLoss",
     "triplet_loss",
+    "semihard_negatives",
+    "semihard_valid_mask",
     "BiGRUTagger",
     "CRNN",
     "clip_pooling",

@@ -2,15 +2,17 @@
 
 A sampler is fitted on training segments (and labels, ``-1`` = unlabelled) and draws
 :class:`Triplets` — index arrays and recipes, no tensors. :func:`make_positives`
-materialises generated positives; :func:`semihard_negatives` mines the negatives
-marked ``-1`` over embeddings.
+materialises generated positives; the negatives marked ``-1`` are mined over
+embeddings by :func:`sktriplet.nn.semihard_negatives`. Importing this package does
+not import torch.
 """
 
-from ._base import NegativeRule, PositiveRule, TripletSampler
-from ._mining import semihard_negatives, semihard_valid_mask
 from ._nearest import NearestPositive
 from ._negative import LabelNegative, SemiHardNegative
 from ._positive import LabelPositive, TransformPositive
+from ._random import seed_unset_random_states
+from ._rules import NegativeRule, PositiveRule
+from ._sampler import TripletSampler
 from ._strategies import STRATEGIES, RuleSampler, get_sampler
 from ._transforms import (
     ExampleMixing,
@@ -42,6 +44,17 @@ __all__ = [
     "Triplets",
     "get_sampler",
     "make_positives",
-    "semihard_negatives",
-    "semihard_valid_mask",
+    "seed_unset_random_states",
 ]
+
+#: Mining moved to :mod:`sktriplet.nn` (it needs torch); these names stay
+#: importable from here, loaded on first use (PEP 562).
+_MOVED_TO_NN = ("semihard_negatives", "semihard_valid_mask")
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_NN:
+        from .. import nn
+
+        return getattr(nn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

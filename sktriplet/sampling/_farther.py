@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._knn import BLOCK_FLOATS
 from ._transforms import make_positives
 from ._triplets import Triplets
-
-_BLOCK_FLOATS = 2**25
 
 
 def pair_distances(X, query, candidates):
@@ -25,7 +24,7 @@ def pair_distances(X, query, candidates):
     """
     n_q, n_c = candidates.shape
     out = np.full((n_q, n_c), np.inf)
-    step = max(1, _BLOCK_FLOATS // max(X.shape[1], 1))
+    step = max(1, BLOCK_FLOATS // max(X.shape[1], 1))
     for s in range(0, n_q, step):
         a = X[query[s : s + step]]
         for j in range(n_c):
@@ -55,7 +54,7 @@ def transform_distances(data, anchors, rule, rng):
     X = data.X
     flat = X.reshape(X.shape[0], -1)
     out = np.full(len(anchors), -np.inf)
-    step = max(1, _BLOCK_FLOATS // max(flat.shape[1], 1))
+    step = max(1, BLOCK_FLOATS // max(flat.shape[1], 1))
     for s in range(0, len(anchors), step):
         rows = np.arange(s, min(s + step, len(anchors)))
         rows = rows[ok[rows]]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import NegativeRule, rejection_sample
+from ._recipes import rejection_sample
+from ._rules import NegativeRule
 
 #: Largest number of distinct label sets checked pairwise in ``LabelNegative.fit``.
 _MAX_LABEL_SETS_CHECKED = 4096
@@ -25,8 +26,7 @@ class LabelNegative(NegativeRule):
 
     requires_labels = True
 
-    def fit(self, data, anchors):
-        self._validate_params()
+    def _fit(self, data, anchors):
         ind = data.indicator[data.labeled]
         if ind.shape[0]:
             sets = np.unique(ind, axis=0)
@@ -38,7 +38,6 @@ class LabelNegative(NegativeRule):
                         "segments shares a label (is only one class present?). Use "
                         "SemiHardNegative or provide labels of several classes."
                     )
-        return self
 
     def draw(self, anchors, positive, data, rng):
         pool = data.labeled_idx
@@ -66,8 +65,8 @@ class LabelNegative(NegativeRule):
 class SemiHardNegative(NegativeRule):
     """Negative mined semi-hard over embeddings during training (``negative = -1``).
 
-    The embedder applies :func:`semihard_negatives` inside each batch: the closest
-    candidate farther from the anchor than the positive.
+    The embedder applies :func:`sktriplet.nn.semihard_negatives` inside each batch:
+    the closest candidate farther from the anchor than the positive.
 
     Examples
     --------
@@ -75,10 +74,6 @@ class SemiHardNegative(NegativeRule):
     >>> SemiHardNegative().requires_labels
     False
     """
-
-    def fit(self, data, anchors):
-        self._validate_params()
-        return self
 
     def draw(self, anchors, positive, data, rng):
         n = len(anchors)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import clone
 
-from ._base import PositiveRule, empty_recipe, rejection_sample
+from ._recipes import empty_recipe, rejection_sample
+from ._rules import PositiveRule
 from ._transforms import (
     ExampleMixing,
     GaussianNoise,
@@ -40,10 +41,6 @@ class LabelPositive(PositiveRule):
 
     def __init__(self, exclude_same_clip=True):
         self.exclude_same_clip = exclude_same_clip
-
-    def fit(self, data, anchors):
-        self._validate_params()
-        return self
 
     def _eligible(self, data, a, cand):
         ok = cand != a
@@ -134,8 +131,7 @@ class TransformPositive(PositiveRule):
         self.transforms = transforms
         self.weights = weights
 
-    def fit(self, data, anchors):
-        self._validate_params()
+    def _fit(self, data, anchors):
         transforms = _paper_transforms() if self.transforms is None else self.transforms
         if not len(transforms):
             raise ValueError("transforms must name at least one transform.")
@@ -163,7 +159,6 @@ class TransformPositive(PositiveRule):
                     "weights must be finite, non-negative and not all zero."
                 )
         self.probabilities_ = w / w.sum()
-        return self
 
     def draw(self, anchors, data, rng):
         r = empty_recipe(anchors)

@@ -7,10 +7,11 @@ from types import MappingProxyType
 import numpy as np
 from sklearn.base import clone
 
-from ._base import NegativeRule, PositiveRule, TripletSampler
 from ._nearest import NearestPositive
 from ._negative import LabelNegative, SemiHardNegative
 from ._positive import LabelPositive, TransformPositive
+from ._rules import NegativeRule, PositiveRule
+from ._sampler import TripletSampler
 from ._triplets import Triplets
 
 _SLOTS = ("labeled", "unlabeled")
@@ -82,13 +83,6 @@ class RuleSampler(TripletSampler):
     @property
     def _unlabeled_anchors(self):
         return self.unlabeled is not None
-
-    @property
-    def uses_semihard(self) -> bool:
-        return any(
-            pair is not None and not isinstance(pair[1], LabelNegative)
-            for pair in (self.labeled, self.unlabeled)
-        )
 
     # -- nested parameters ------------------------------------------------------
     def get_params(self, deep=True):

@@ -14,7 +14,8 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..utils._sklearn_compat import Interval
-from ._base import SegmentData, empty_recipe, rejection_sample
+from ._data import SegmentData
+from ._recipes import empty_recipe, rejection_sample
 from ._triplets import TRANSFORM_CODES, Triplets
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,7 +33,7 @@ class Triplets:
     All fields are 1-D numpy arrays of the same length, one entry per triplet. A batch
     is materialised lazily: anchors are ``X[anchor]``, positives come from
     :func:`make_positives`, negatives are ``X[negative]`` or, where ``negative == -1``,
-    mined semi-hard over embeddings with :func:`semihard_negatives`.
+    mined semi-hard over embeddings with :func:`sktriplet.nn.semihard_negatives`.
 
     Parameters
     ----------
@@ -124,19 +124,4 @@ class Triplets:
             seed=np.zeros(n, np.int64),
             alpha=np.zeros(n, np.float32),
             negative=np.full(n, -1, np.int64),
-        )
-
-    @classmethod
-    def concatenate(cls, parts) -> Triplets:
-        """Join several :class:`Triplets`, adding their ``n_skipped`` counts."""
-        parts = list(parts)
-        if not parts:
-            return cls.empty(0)
-        return cls(
-            **{
-                f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                for f in fields(cls)
-                if f.name in _DTYPES
-            },
-            n_skipped=sum(p.n_skipped for p in parts),
         )

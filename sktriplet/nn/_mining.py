@@ -1,9 +1,16 @@
-"""Semi-hard negative mining over embeddings (vectorised torch)."""
+"""Semi-hard negative mining over embeddings (vectorised torch).
+
+The miners sit beside the loss, as pytorch-metric-learning keeps them: the sampler
+(torch-free) marks the negatives to mine with ``-1``; these functions choose them
+among the embeddings of a batch.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from ..utils._labels import labeled_mask
 
 
 def semihard_negatives(anchor_emb, positive_emb, candidate_emb, valid=None):
@@ -33,7 +40,7 @@ def semihard_negatives(anchor_emb, positive_emb, candidate_emb, valid=None):
     Examples
     --------
     >>> import torch
-    >>> from sktriplet.sampling import semihard_negatives
+    >>> from sktriplet.nn import semihard_negatives
     >>> a = torch.zeros(1, 2); p = torch.tensor([[1.0, 0.0]])
     >>> c = torch.tensor([[0.5, 0.0], [2.0, 0.0], [3.0, 0.0]])
     >>> semihard_negatives(a, p, c)
@@ -97,7 +104,7 @@ def semihard_valid_mask(
 
     Examples
     --------
-    >>> from sktriplet.sampling import semihard_valid_mask
+    >>> from sktriplet.nn import semihard_valid_mask
     >>> semihard_valid_mask([0, 1], [0, 1, 2]).tolist()
     [[False, True, True], [True, False, True]]
     """
@@ -105,14 +112,16 @@ def semihard_valid_mask(
     cc = torch.as_tensor(np.asarray(candidate_clip)).reshape(-1)
     valid = ac[:, None] != cc[None, :]
     if anchor_labels is not None and candidate_labels is not None:
-        al = torch.as_tensor(np.asarray(anchor_labels))
+        anchor_labels = np.asarray(anchor_labels)
+        al = torch.as_tensor(anchor_labels)
         cl = torch.as_tensor(np.asarray(candidate_labels))
         if al.ndim == 1:  # one class per row, -1 = unlabelled
-            share = (al[:, None] == cl[None, :]) & (al != -1)[:, None]
+            a_labeled = torch.as_tensor(labeled_mask(anchor_labels))
+            share = (al[:, None] == cl[None, :]) & a_labeled[:, None]
             return valid & ~share
 
         def _sets(lab):
-            labeled = ~(lab == -1).all(1)
+            labeled = torch.as_tensor(labeled_mask(lab.numpy()))
             pos = (lab == 1).to(torch.float32)
             empty = (labeled & ~(lab == 1).any(1)).to(torch.float32)[:, None]
             return torch.cat([pos, empty], 1)
