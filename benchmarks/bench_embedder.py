@@ -9,8 +9,9 @@ are printed side by side:
   memory format, fp32, Adam, batch 64;
 * ``plain+malloc``: the same after :func:`sktriplet.embedding.tune_cpu_allocator`;
 * ``fit``: ``TripletEmbedder.fit`` with its default settings (strategy ``"s2"``,
-  fp32, ``channels_last`` convolutions, ``tune_allocator=True``: glibc tuned as by
-  ``tune_cpu_allocator`` for the duration of ``fit`` and ``transform``);
+  fp32, ``channels_last`` convolutions, ``tune_allocator="auto"``: glibc tuned as
+  by ``tune_cpu_allocator`` for the duration of ``fit`` and ``transform`` when the
+  caller's thread is the only one, as in this script);
 * ``fit-untuned``: the same with ``tune_allocator=False``;
 * ``fast``: the defaults plus ``amp=True`` (bf16 autocast), the opt-in fast mode.
 

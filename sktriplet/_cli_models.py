@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .utils._files import check_writable_dir, check_writable_file
+from .utils._labels import labeled_mask
 from .utils._progress import progress
 
 
@@ -76,7 +77,7 @@ def _run_fit(args) -> int:
     args.resume_hint = f"nothing was written to {out}"
     start = time.perf_counter()
     data = _load_training_data(args.data)
-    labelled = int((data.y >= 0).all(axis=1).sum())
+    labelled = int(labeled_mask(data.y).sum())
     print(
         f"{len(data.filenames)} files, {labelled} labelled, "
         f"{len(data.classes)} classes: {', '.join(map(str, data.classes))}"

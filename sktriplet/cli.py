@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -12,8 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ._cli_models import add_parsers as add_model_parsers
-from .utils._files import check_writable_dir, check_writable_file, describe_os_error
+from .utils._files import (
+    atomic_path,
+    check_writable_dir,
+    check_writable_file,
+    describe_os_error,
+)
 from .utils._interrupt import UserInterrupt
+from .utils._labels import labeled_mask
 
 
 class _Terminated(UserInterrupt):
@@ -89,7 +94,7 @@ def _run_synth(args) -> int:
 def _print_summary(data, X=None) -> None:
     subsets, counts = np.unique(data.subset, return_counts=True)
     print("clips per subset: " + ", ".join(f"{s} {c}" for s, c in zip(subsets, counts)))
-    labeled = data.y[(data.y >= 0).all(axis=1)]
+    labeled = data.y[labeled_mask(data.y)]
     width = max(len(c) for c in data.classes)
     print(f"{'class':<{width}}  labelled clips")
     for name, n in zip(data.classes, labeled.sum(axis=0)):
@@ -151,8 +156,7 @@ def save_features(path, *, X, data) -> None:
     """Write features and labels to ``path`` (.npz) atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}.npz")
-    try:
+    with atomic_path(path, suffix=".npz") as tmp:
         np.savez(
             tmp,
             X=X,
@@ -161,10 +165,6 @@ def save_features(path, *, X, data) -> None:
             filenames=np.asarray(data.filenames, dtype=str),
             subset=np.asarray(data.subset, dtype=str),
         )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _add_reproduce(sub):
@@ -180,7 +180,8 @@ def _add_reproduce(sub):
         "--data",
         type=Path,
         default=None,
-        help="a DCASE 2018 Task 4 root; or your own data: a folder with one "
+        help="a DCASE 2018 Task 4 root, or its features file (the .npz written by "
+        "'sktriplet features'); or your own data: a folder with one "
         "sub-folder per class (and optionally unlabeled/) or a CSV/TSV metadata "
         "file, each class's labelled clips split by --seed into 50%% weak, 20%% "
         "test, 30%% eval (3 clips per class at least), clips padded or cropped to "

@@ -76,7 +76,7 @@ def test_fit_transform_every_strategy(strategy):
     assert E.shape == (8, 40, 4) and E.dtype == np.float32
     assert np.isfinite(E).all()
     assert est.embedding_dim_ == 4 and est.segment_dim_ == 4
-    assert est.n_features_in_ == N_MELS and est.n_mels_in_ == N_MELS
+    assert est.n_features_in_ == N_MELS and est.n_frame_features_ == N_MELS
     assert len(est.history_) == 2
     assert {"train_loss", "train_active", "dur"} <= set(est.history_[-1])
     assert 0 <= est.history_[-1, "train_active"] <= 1
@@ -97,7 +97,7 @@ def test_transform_2d_and_uneven_lengths():
     est = small(n_mels=N_MELS).fit(X.reshape(len(X), -1), Y)
     E2 = est.transform(X.reshape(len(X), -1))
     E3 = est.transform(X)
-    assert est.n_features_in_ == 43 * N_MELS and est.n_mels_in_ == N_MELS
+    assert est.n_features_in_ == 43 * N_MELS and est.n_frame_features_ == N_MELS
     assert E3.shape == (8, 43, 4)
     with pytest.raises(ValueError, match="features"):
         est.transform(X[:, :40].reshape(len(X), -1))
@@ -408,6 +408,34 @@ def test_tune_allocator_changes_speed_not_results():
     assert _allocator._state["depth"] == 0
     with pytest.raises(ValueError, match="tune_allocator"):
         small(tune_allocator="yes").fit(X, Y)
+
+
+def test_tune_allocator_auto_only_when_alone(monkeypatch):
+    from sktriplet.embedding._cpu import allocator_scope
+
+    assert small().tune_allocator == "auto"
+    monkeypatch.setattr(_allocator.threading, "active_count", lambda: 1)
+    with allocator_scope("auto", "cpu"):
+        assert _allocator._state["depth"] == 1  # alone: tuned for the call
+    monkeypatch.setattr(_allocator.threading, "active_count", lambda: 2)
+    with allocator_scope("auto", "cpu"):
+        assert _allocator._state["depth"] == 0  # another thread could observe it
+    with allocator_scope(True, "cpu"):
+        assert _allocator._state["depth"] == 1
+    assert _allocator._state["depth"] == 0
+
+
+def test_n_mels_in_is_a_deprecated_alias_and_old_pickles_load():
+    X, Y = make_data()
+    est = small(max_epochs=1).fit(X, Y)
+    with pytest.warns(FutureWarning, match="n_frame_features_"):
+        assert est.n_mels_in_ == est.n_frame_features_ == N_MELS
+    state = est.__getstate__()
+    state["n_mels_in_"] = state.pop("n_frame_features_")  # as pickled before
+    old = TripletEmbedder.__new__(TripletEmbedder)
+    old.__setstate__(state)
+    assert old.n_frame_features_ == N_MELS
+    np.testing.assert_array_equal(old.transform(X), est.transform(X))
 
 
 def test_unpickle_model_from_before_tune_allocator():

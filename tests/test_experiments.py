@@ -244,3 +244,26 @@ def test_best_epoch_on_held_out_scores_what_the_network_sees(cls):
     scores = tagger.history_[:, "heldout_f1"]
     # the restored epoch scores on test exactly what the callback measured
     assert macro_f1_score(y_test, tagger.predict(X_test)) == pytest.approx(max(scores))
+
+
+def test_load_features_reads_a_features_file(tmp_path):
+    from sklearn.utils import Bunch
+
+    from sktriplet.cli import save_features
+    from sktriplet.experiments import load_features
+
+    rng = np.random.default_rng(0)
+    subset = np.array(["weak", "weak", "unlabel_in_domain", "test", "eval"])
+    y = np.array([[1, 0], [0, 1], [-1, -1], [1, 1], [0, 0]])
+    meta = Bunch(y=y, classes=["a", "b"], filenames=list("vwxyz"), subset=subset)
+    X = rng.normal(size=(5, 20, 4)).astype(np.float32)
+    path = tmp_path / "f.npz"
+    save_features(path, X=X, data=meta)
+    assert check_layout(path) == path
+    data = load_features(path, tmp_path / "cache", verbose=0)
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+    assert list(data.rows("weak", "unlabel_in_domain")) == [0, 1, 2]
+    np.savez(tmp_path / "bad.npz", X=X)
+    with pytest.raises(ValueError, match="lacks the array"):
+        check_layout(tmp_path / "bad.npz")

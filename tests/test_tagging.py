@@ -14,7 +14,8 @@ from skorch.callbacks import Callback
 from sktriplet.features import pool_frames
 from sktriplet.metrics import macro_f1_score
 from sktriplet.tagging import CRNNTagger, SequenceTagger
-from sktriplet.tagging._base import compute_class_weight_vector, resolve_device
+from sktriplet.tagging._base import resolve_device
+from sktriplet.tagging._training import compute_class_weight_vector
 
 FAST = {"hidden_size": 4, "max_epochs": 2, "device": "cpu", "random_state": 0}
 
@@ -92,9 +93,7 @@ def test_flattened_2d_input_with_n_features():
     )
     assert clf2.n_features_in_ == 30
     # a 3-D X is accepted by a model fitted on 2-D X with the same frame size
-    np.testing.assert_allclose(
-        clf2.predict_proba(X), clf3.predict_proba(X), rtol=1e-6
-    )
+    np.testing.assert_allclose(clf2.predict_proba(X), clf3.predict_proba(X), rtol=1e-6)
     with pytest.raises(ValueError, match="is expecting 30 features"):
         clf2.predict(X.reshape(40, -1)[:, :-1])
     clf3.set_params(n_features=5)
@@ -117,7 +116,11 @@ def test_unlabelled_rows_are_dropped(cls):
 def test_learns_a_separable_problem():
     X, y = _data(n=120, seed=3)
     clf = SequenceTagger(
-        hidden_size=8, num_layers=1, max_epochs=15, lr=0.02, device="cpu",
+        hidden_size=8,
+        num_layers=1,
+        max_epochs=15,
+        lr=0.02,
+        device="cpu",
         random_state=0,
     ).fit(X, y)
     assert macro_f1_score(y, clf.predict(X)) > 0.8
@@ -407,6 +410,7 @@ def test_clip_pooling_and_weight_decay_change_the_model(cls):
     assert not np.allclose(p_max, p_mean)
     decayed = _tagger(cls, weight_decay=0.5, max_epochs=5).fit(X, y)
     plain = _tagger(cls, weight_decay=0.0, max_epochs=5).fit(X, y)
+
     def norm(clf):
         return sum(float(p.norm()) for p in clf.module_.parameters())
 

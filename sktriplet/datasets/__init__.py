@@ -3,6 +3,7 @@
 from ._dcase import (
     DCASE2018_CLASSES,
     DatasetLayoutError,
+    dcase2018_task4_paths,
     load_dcase2018_task4,
 )
 from ._embedded import SOUNDSCAPE_PRESETS, load_domestic_soundscapes
@@ -16,6 +17,7 @@ __all__ = [
     "DCASE2018_CLASSES",
     "DatasetLayoutError",
     "SOUNDSCAPE_PRESETS",
+    "dcase2018_task4_paths",
     "get_data_home",
     "load_audio_folder",
     "load_dcase2018_task4",

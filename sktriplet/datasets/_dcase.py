@@ -60,6 +60,56 @@ def dataset_dir(root) -> Path:
     )
 
 
+def dcase2018_task4_paths(root, subsets=DEFAULT_SUBSETS) -> dict:
+    """Where each subset of a DCASE 2018 Task 4 root keeps its metadata and audio.
+
+    Nothing is read and the paths need not exist: a caller can check a layout
+    before any work (see :func:`load_dcase2018_task4` for the subsets).
+
+    Parameters
+    ----------
+    root : str or path-like
+        The data set root: the folder holding ``dataset/metadata``, or the
+        ``dataset`` folder itself.
+    subsets : sequence of str, default=("weak", "unlabel_in_domain", "test", "eval")
+        Subsets to locate, among ``"weak"``, ``"unlabel_in_domain"``,
+        ``"unlabel_out_of_domain"``, ``"test"`` and ``"eval"``.
+
+    Returns
+    -------
+    paths : dict
+        ``{subset: (metadata_file, audio_folder)}``, two :class:`~pathlib.Path`.
+
+    Raises
+    ------
+    DatasetLayoutError
+        ``root`` has no ``metadata`` folder (in ``root/dataset`` or ``root``).
+    ValueError
+        An unknown subset name.
+
+    See Also
+    --------
+    load_dcase2018_task4 : Read the subsets found there.
+
+    Examples
+    --------
+    >>> from sktriplet.datasets import dcase2018_task4_paths
+    >>> paths = dcase2018_task4_paths("DCASE2018-task4")  # doctest: +SKIP
+    >>> paths["weak"][0].name  # doctest: +SKIP
+    'weak.csv'
+    """
+    unknown = [s for s in subsets if s not in SUBSETS]
+    if unknown:
+        raise ValueError(
+            f"Unknown subset(s) {unknown}; valid subsets are {list(SUBSETS)}."
+        )
+    base = dataset_dir(root)
+    return {
+        s: (base / "metadata" / SUBSETS[s][0], base / "audio" / SUBSETS[s][1])
+        for s in subsets
+    }
+
+
 def load_dcase2018_task4(
     root,
     subsets=DEFAULT_SUBSETS,

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
-from ..sampling import make_positives, semihard_valid_mask
+from ..nn import semihard_valid_mask
+from ..sampling import make_positives
 
 
 @dataclass
@@ -74,12 +74,14 @@ class TripletBatch:
         return self._apply(lambda t: t.pin_memory())
 
 
-class SegmentTable(Dataset):
+class SegmentTable:
     """Standardized training segments, their clips and label sets, and a sampler.
 
-    The skorch dataset of :class:`TripletEmbedder`: an epoch is ``n_triplets``
-    triplets (its ``len``); batches come from :meth:`batches`, which draws fresh
-    triplets from the fitted ``sampler`` every time it is iterated (once per epoch).
+    What :class:`TripletNet` trains on (its ``get_dataset`` passes it through): an
+    epoch is ``n_triplets`` triplets (its ``len``); batches come from
+    :meth:`batches`, which draws fresh triplets from the fitted ``sampler`` every
+    time it is iterated (once per epoch). It is not indexable: triplets are drawn
+    per epoch, not stored.
 
     Parameters
     ----------
@@ -145,9 +147,6 @@ class SegmentTable(Dataset):
 
     def __len__(self) -> int:
         return self.n_triplets
-
-    def __getitem__(self, i):
-        raise TypeError("SegmentTable is iterated by batches(), not indexed.")
 
     def draw(self):
         """The triplets of one epoch (cached when ``fixed``)."""

@@ -5,7 +5,8 @@ triplet batches (fresh triplets every epoch), ``infer`` embeds a batch's distinc
 segments once (under autocast when ``amp`` is set), ``get_loss`` gathers anchors,
 positives and label negatives, mines the missing negatives semi-hard among the batch's
 own embeddings and applies the triplet loss (or a semi-supervised contrastive loss);
-``train_step`` adds gradient scaling for float16 autocast on CUDA.
+``train_step_single`` and ``train_step`` add gradient scaling for float16 autocast
+on CUDA; the extra logged scores are inserted before ``print_log`` by name.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import contextlib
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
+from skorch.dataset import unpack_data
 
-from ..nn import TripletLoss, triplet_loss
-from ..sampling import semihard_negatives
+from ..nn import TripletLoss, semihard_negatives, triplet_loss
 from ..utils._interrupt import InterruptibleNetMixin
 from ._batch import SegmentTable
 
@@ -90,11 +91,16 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
 
     @property
     def _default_callbacks(self):
-        return super()._default_callbacks[:-1] + [
+        # skorch's own hook for default callbacks: the share of active triplets
+        # is logged like the losses, and printed by print_log (hence before it).
+        callbacks = list(super()._default_callbacks)
+        names = [name for name, _ in callbacks]
+        at = names.index("print_log") if "print_log" in names else len(callbacks)
+        callbacks[at:at] = [
             ("train_active", PassthroughScoring(name="train_active", on_train=True)),
             ("valid_active", PassthroughScoring(name="valid_active")),
-            ("print_log", super()._default_callbacks[-1][1]),
         ]
+        return callbacks
 
     def _device_type(self) -> str:
         return torch.device(self.device).type
@@ -104,6 +110,11 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self._device_type(), dtype=self.amp_dtype)
+
+    def get_dataset(self, dataset, y=None):
+        if isinstance(dataset, SegmentTable):
+            return dataset
+        return super().get_dataset(dataset, y)
 
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, SegmentTable):
@@ -136,6 +147,7 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         head = getattr(self, "head_", None)
         if head is not None:
             labels = batch.labels.to(device, non_blocking=True)
+            # labelled anchors; on the device (utils' labeled_mask is numpy)
             rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
             if len(rows):
                 class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -205,25 +217,40 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
             active = (hardest > s_ap[:, 0]).float().mean()
         return loss, active
 
-    def train_step(self, batch, **fit_params):
+    def train_step_single(self, batch, **fit_params):
+        """skorch's step; with a gradient scaler the loss is scaled for backward."""
         scaler = getattr(self, "_grad_scaler", None)
         if scaler is None:
-            return super().train_step(batch, **fit_params)
-        self._zero_grad_optimizer()
-        self._set_training(True)
-        Xi, yi = batch
+            return super().train_step_single(batch, **fit_params)
+        for part in (self.module_, self.criterion_, getattr(self, "head_", None)):
+            if part is not None:
+                part.train()
+        Xi, yi = unpack_data(batch)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         scaler.scale(loss).backward()
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        """skorch's step, or with a gradient scaler one scaled optimizer step.
+
+        ``GradScaler.step`` takes no closure, so the scaled path computes the
+        gradients first (:meth:`train_step_single`) and then steps.
+        """
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            return super().train_step(batch, **fit_params)
+        self.optimizer_.zero_grad()
+        step = self.train_step_single(batch, **fit_params)
         self.notify(
             "on_grad_computed",
             named_parameters=list(self.get_all_learnable_params()),
             batch=batch,
+            training=True,
         )
-        for name in self._optimizers:
-            scaler.step(getattr(self, name + "_"))
+        scaler.step(self.optimizer_)
         scaler.update()
-        return {"loss": loss, "y_pred": y_pred}
+        return step
 
     def initialize(self):
         super().initialize()

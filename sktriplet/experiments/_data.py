@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,13 +11,15 @@ import numpy as np
 
 from ..datasets import (
     SOUNDSCAPE_PRESETS,
+    DatasetLayoutError,
+    dcase2018_task4_paths,
     load_audio_folder,
     load_dcase2018_task4,
     load_domestic_soundscapes,
     load_weak_labels,
 )
-from ..datasets._dcase import SUBSETS, DatasetLayoutError, dataset_dir
 from ..features import LogMelExtractor
+from ..utils._labels import labeled_mask
 
 #: Sizes of the embedded soundscapes generated when no ``--data`` is given:
 #: the presets of :func:`~sktriplet.datasets.load_domestic_soundscapes` and a
@@ -35,6 +38,10 @@ MIN_PER_CLASS = 3
 #: 1 s holds the embedders' 0.96 s segment, 10 s is the paper's clip length.
 CLIP_SECONDS_BOUNDS = (1.0, 10.0)
 METADATA_SUFFIXES = (".csv", ".tsv", ".txt")
+#: Arrays of a features file written by ``sktriplet features``.
+FEATURES_KEYS = ("X", "y", "classes", "subset")
+#: Subsets a features file must hold (``unlabel_in_domain`` may be absent).
+FEATURES_SUBSETS = ("weak", "test", "eval")
 
 
 @dataclass
@@ -62,23 +69,49 @@ class ExperimentData:
 
 
 def _data_kind(data) -> str:
-    """``"dcase"``, ``"folder"`` or ``"metadata"``; a ``ValueError`` for other paths."""
+    """``"dcase"``, ``"folder"``, ``"metadata"`` or ``"features"``; a ``ValueError``
+    for other paths."""
     path = Path(data)
     if path.is_file():
+        if path.suffix.lower() == ".npz":
+            return "features"
         if path.suffix.lower() not in METADATA_SUFFIXES:
             raise ValueError(
                 f"--data {data} is a file but not a metadata file "
-                f"({', '.join(METADATA_SUFFIXES)}): give a DCASE 2018 Task 4 root, a "
-                "folder with one sub-folder per class, or a CSV/TSV metadata file."
+                f"({', '.join(METADATA_SUFFIXES)}) nor a features file (.npz): give "
+                "a DCASE 2018 Task 4 root, a folder with one sub-folder per class, a "
+                "CSV/TSV metadata file or the .npz written by 'sktriplet features'."
             )
         return "metadata"
     if not path.is_dir():
         raise ValueError(f"--data {data} does not exist.")
     try:
-        dataset_dir(path)
+        dcase2018_task4_paths(path)
     except DatasetLayoutError:
         return "folder"
     return "dcase"
+
+
+def _read_features(path) -> dict:
+    """The arrays of a features file written by ``sktriplet features``, checked."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files if k in FEATURES_KEYS}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--data {path}: not a readable .npz file ({exc}).") from None
+    missing = [k for k in FEATURES_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(
+            f"--data {path} lacks the array(s) {missing}; expected the file written "
+            f"by 'sktriplet features' (arrays {', '.join(FEATURES_KEYS)})."
+        )
+    absent = [s for s in FEATURES_SUBSETS if s not in set(arrays["subset"])]
+    if absent:
+        raise ValueError(
+            f"--data {path} has no clip of subset(s) {absent}; the experiments need "
+            f"{', '.join(FEATURES_SUBSETS)} (and use unlabel_in_domain if present)."
+        )
+    return arrays
 
 
 def check_layout(data, *, seed: int = 0) -> Path:
@@ -87,26 +120,31 @@ def check_layout(data, *, seed: int = 0) -> Path:
     A DCASE 2018 Task 4 root must hold the metadata and audio folders of the four
     subsets (returns its ``dataset`` folder). A class-folder tree or a metadata
     file must list audio files with enough labelled clips per class to split
-    (returns the path).
+    (returns the path). A features file (``.npz`` written by ``sktriplet
+    features``) must hold the arrays ``X``, ``y``, ``classes`` and ``subset``
+    with clips of the ``weak``, ``test`` and ``eval`` subsets (returns the path).
     """
     kind = _data_kind(data)
+    if kind == "features":
+        _read_features(data)
+        return Path(data)
     if kind != "dcase":
         _own_subsets(data, kind, seed)
         return Path(data)
-    base = dataset_dir(data)
+    paths = dcase2018_task4_paths(data, REQUIRED_SUBSETS)
     missing = []
-    for subset in REQUIRED_SUBSETS:
-        meta_rel, audio_rel, _ = SUBSETS[subset]
-        if not (base / "metadata" / meta_rel).is_file():
-            missing.append(str(base / "metadata" / meta_rel))
-        if not (base / "audio" / audio_rel).is_dir():
-            missing.append(str(base / "audio" / audio_rel) + "/")
+    for metadata, audio in paths.values():
+        if not metadata.is_file():
+            missing.append(str(metadata))
+        if not audio.is_dir():
+            missing.append(str(audio) + "/")
     if missing:
         raise ValueError(
             f"--data {data} is not a DCASE 2018 Task 4 layout; missing: "
             + ", ".join(missing)
         )
-    return base
+    # The dataset folder: where metadata/ and audio/ meet.
+    return Path(os.path.commonpath(paths["weak"]))
 
 
 def split_labeled(y, classes, *, seed: int = 0) -> np.ndarray:
@@ -121,7 +159,7 @@ def split_labeled(y, classes, *, seed: int = 0) -> np.ndarray:
     :data:`MIN_PER_CLASS` labelled clips is a ``ValueError`` naming it.
     """
     y = np.asarray(y)
-    labeled = (y >= 0).all(axis=1)
+    labeled = labeled_mask(y)
     counts = (y[labeled] == 1).sum(axis=0)
     too_few = [(str(c), int(n)) for c, n in zip(classes, counts) if n < MIN_PER_CLASS]
     if too_few:
@@ -202,16 +240,30 @@ def embedded_root(cache_dir: Path, size: str, seed: int, verbose: int = 1) -> Pa
 def load_features(
     data, cache_dir, *, seed: int = 0, n_jobs=2, verbose=1
 ) -> ExperimentData:
-    """The four subsets of ``data`` and their log-mel features, cached in ``cache_dir``.
+    """The four subsets of ``data`` and their log-mel features.
 
-    ``data`` is a DCASE 2018 Task 4 root (its subsets, 10 s clips), a folder with
-    one sub-folder per class and an optional ``unlabeled/`` one (see
-    :func:`~sktriplet.datasets.load_audio_folder`), or a CSV/TSV metadata file (see
-    :func:`~sktriplet.datasets.load_weak_labels`; missing audio files are skipped
-    with a warning). Own data is split by :func:`split_labeled` with ``seed`` and
-    its clips padded or cropped to :func:`clip_seconds`.
+    ``data`` is a features file (the ``.npz`` written by ``sktriplet features``),
+    whose arrays are read as they are, or audio, whose log-mel features are
+    extracted (:class:`~sktriplet.features.LogMelExtractor`, the paper's
+    settings) and cached in ``cache_dir``: a DCASE 2018 Task 4 root (its subsets,
+    10 s clips), a folder with one sub-folder per class and an optional
+    ``unlabeled/`` one (see :func:`~sktriplet.datasets.load_audio_folder`), or a
+    CSV/TSV metadata file (see :func:`~sktriplet.datasets.load_weak_labels`;
+    missing audio files are skipped with a warning). Own data is split by
+    :func:`split_labeled` with ``seed`` and its clips padded or cropped to
+    :func:`clip_seconds`.
     """
     kind = _data_kind(data)
+    if kind == "features":
+        arrays = _read_features(data)
+        return ExperimentData(
+            X=arrays["X"],
+            y=arrays["y"],
+            subset=arrays["subset"].astype(str),
+            classes=arrays["classes"],
+            root=Path(data),
+            preparation={"kind": kind},
+        )
     if kind == "dcase":
         check_layout(data)
         clips = load_dcase2018_task4(data, REQUIRED_SUBSETS, on_missing="skip")

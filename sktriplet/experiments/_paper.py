@@ -8,8 +8,9 @@ PAPER_TRIPLET_COUNTS = (31_560, 85_780, 159_900)
 #: Labelled shares of the paper's Table 3 (75/25, 50/50, 37.5/62.5, 25/75).
 PAPER_LABELED_SHARES = (0.75, 0.5, 0.375, 0.25)
 
-#: The paper's strategies (Table 1).
-STRATEGIES = ("s1", "s2", "s3", "s4", "s5")
+#: The names of the paper's strategies (Table 1), the rows of its Table 2; the
+#: samplers themselves are :data:`sktriplet.sampling.STRATEGIES`.
+PAPER_STRATEGIES = ("s1", "s2", "s3", "s4", "s5")
 
 #: Macro-F1 (%) reported by the paper on the DCASE 2018 Task 4 eval set, keyed by
 #: (method, triplet count or None). Only figures stated in the paper's text are

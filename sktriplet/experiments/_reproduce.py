@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -10,11 +9,11 @@ import numpy as np
 
 from ..datasets import get_data_home
 from ..utils._device import resolve_device
-from ..utils._files import check_writable_dir
+from ..utils._files import atomic_path, check_writable_dir
 from ..utils._interrupt import ignore_interrupts_in_worker
 from ..utils._progress import progress
 from ._data import check_layout, embedded_root, load_features
-from ._paper import PAPER_TRIPLET_COUNTS, STRATEGIES
+from ._paper import PAPER_STRATEGIES, PAPER_TRIPLET_COUNTS
 from ._report import write_report
 from ._results import ResultsStore, check_config
 from ._runner import ReproduceConfig, plan_cells, run_cell
@@ -22,7 +21,7 @@ from ._runner import ReproduceConfig, plan_cells, run_cell
 #: Named settings (fields of :class:`ReproduceConfig`); explicit arguments win.
 PRESETS = {
     # Table 2 on the small embedded data at the estimators' defaults, 3 seeds:
-    # 16 min on 2 CPU cores (README command 1).
+    # README command 1.
     "cpu": {},
     # The paper's sizes: its three triplet counts, the extra rows, Table 3, on
     # the DCASE-proportioned embedded data (or --data): hours, a GPU advised.
@@ -71,7 +70,10 @@ def reproduce(
     ----------
     data : str or path-like, default=None
         A DCASE 2018 Task 4 root (the real data, or one written by
-        :func:`~sktriplet.datasets.make_domestic_soundscapes`); or your own data: a
+        :func:`~sktriplet.datasets.make_domestic_soundscapes`); the features file
+        of one (the ``.npz`` written by ``sktriplet features``, read as it is:
+        the clips of its ``weak``, ``unlabel_in_domain``, ``test`` and ``eval``
+        subsets, no extraction); or your own data: a
         folder with one sub-folder per class and an optional ``unlabeled/`` one
         (:func:`~sktriplet.datasets.load_audio_folder`), or a CSV/TSV metadata file
         (:func:`~sktriplet.datasets.load_weak_labels`). Own unlabelled clips are the
@@ -88,7 +90,7 @@ def reproduce(
         ``"cpu"``: Table 2 (both baselines, S1-S5) on the small embedded data
         (60 labelled, 540 unlabelled clips), 3 seeds, every embedder at its
         defaults (30 epochs of 2,048 triplets: the paper's 31,560 triplets per
-        epoch scaled to the data), 16 minutes on 2 CPU cores.
+        epoch scaled to the data); the user guide gives its run time.
         ``"paper"``: the paper's three triplet counts per epoch, its extra rows
         and Table 3, on the DCASE-proportioned embedded data; a GPU is advised.
         ``"quick"``: a smoke run of both tables in a couple of minutes.
@@ -195,7 +197,7 @@ def reproduce(
                 config.tsne
                 and embedder is not None
                 and cell.table == "2"
-                and cell.method in STRATEGIES
+                and cell.method in PAPER_STRATEGIES
                 and cell.n_triplets == largest
                 and cell.repeat == 0
             ):
@@ -256,6 +258,5 @@ def _save_segment_embeddings(out, method, embedder, data, seed, max_segments=150
     keep = np.random.default_rng(seed).permutation(len(Z))[:max_segments]
     folder = Path(out) / "embeddings"
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{method}.partial.npz"
-    np.savez(tmp, Z=Z[keep], y=y[keep])
-    os.replace(tmp, folder / f"{method}.npz")
+    with atomic_path(folder / f"{method}.npz", suffix=".npz") as tmp:
+        np.savez(tmp, Z=Z[keep], y=y[keep])

@@ -10,8 +10,9 @@ from ..features import FramePooling
 from ..metrics import classification_report, macro_f1_score
 from ..model_selection import mask_labels
 from ..utils._device import resolve_device
+from ..utils._labels import labeled_mask
 from ._data import ExperimentData
-from ._paper import PAPER_LABELED_SHARES, PAPER_TRIPLET_COUNTS, STRATEGIES
+from ._paper import PAPER_LABELED_SHARES, PAPER_STRATEGIES, PAPER_TRIPLET_COUNTS
 from ._selection import BestEpochOnHeldOut
 
 #: Table 2 rows beyond the paper: its two remedies for S3 and its joint objective.
@@ -37,7 +38,7 @@ class ReproduceConfig:
     frame_pool: int = 10
     extras: bool = False
     tsne: bool = True
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = PAPER_STRATEGIES
     triplet_counts: tuple[int, ...] = (PAPER_TRIPLET_COUNTS[0],)
     labeled_shares: tuple[float, ...] = PAPER_LABELED_SHARES
 
@@ -99,7 +100,7 @@ def plan_cells(config: ReproduceConfig) -> list[Cell]:
                 cells.append(Cell("2", method, None, None, r, seed))
             for method in methods:
                 # The extra rows are measured at the middle count only.
-                for n in counts if method in STRATEGIES else [middle]:
+                for n in counts if method in PAPER_STRATEGIES else [middle]:
                     cells.append(Cell("2", method, n, None, r, seed))
     if "3" in config.tables:
         n = middle
@@ -128,7 +129,7 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
         params["max_epochs"] = config.embedder_epochs
     if config.batch_size is not None:
         params["batch_size"] = config.batch_size
-    if method in STRATEGIES:
+    if method in PAPER_STRATEGIES:
         return TripletEmbedder(strategy=method, **params)
     if method == "s3_knn":
         # The paper's first remedy: a positive drawn among the k nearest.
@@ -148,20 +149,47 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
     raise ValueError(f"Unknown method {method!r}.")
 
 
-def _tagger(method: str, config: ReproduceConfig, seed: int, X_test, y_test):
+def _tagger(method: str, config: ReproduceConfig, seed: int, heldout):
     from ..tagging import CRNNTagger, SequenceTagger
 
     params = {
-        "frame_pool": 1,  # run_cell hands over pooled frames
+        "frame_pool": 1,  # the step before it hands over pooled frames
         "device": config.device,
         "random_state": seed,
-        "callbacks": [BestEpochOnHeldOut(X_test, y_test)],
+        "callbacks": [heldout],
     }
     if config.tagger_epochs is not None:
         params["max_epochs"] = config.tagger_epochs
     if method == "crnn":
         return CRNNTagger(**params)
     return SequenceTagger(**params)
+
+
+def make_pipeline(cell: Cell, config: ReproduceConfig, X_test, y_test):
+    """The :class:`~sklearn.pipeline.Pipeline` of a cell: features, then a tagger.
+
+    The first step is the method's :class:`TripletEmbedder` (``"emb"``), or
+    :class:`~sktriplet.features.FramePooling` (``"pool"``) for the baselines
+    (pooling frames makes the recurrent taggers ~10x cheaper at no cost in
+    macro-F1, user guide; ``frame_pool=1`` is the paper's setting). The tagger
+    (``"clf"``) keeps the epoch with the best macro-F1 on ``(X_test, y_test)``,
+    given as the pipeline's input.
+    """
+    from sklearn.pipeline import Pipeline
+
+    if cell.method in BASELINES:
+        features = ("pool", FramePooling(config.frame_pool))
+    else:  # the embedder pools its input by frame_pool itself
+        features = (
+            "emb",
+            make_embedder(cell.method, cell.n_triplets, config, cell.seed),
+        )
+    pipe = Pipeline([features, ("clf", "passthrough")])
+    # Called at the first epoch's end, when the first step is fitted.
+    heldout = BestEpochOnHeldOut(
+        X_test, y_test, preprocess=lambda X: pipe[:-1].transform(X)
+    )
+    return pipe.set_params(clf=_tagger(cell.method, config, cell.seed, heldout))
 
 
 def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
@@ -171,7 +199,9 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     Table 3 trains it on the weakly labelled clips only, a share ``labeled_share`` of
     them keeping their labels and the rest treated as unlabelled. The tagger learns
     on the labelled training clips, its best epoch is chosen on ``test`` and the cell
-    reports macro-F1 on ``eval``, as in the paper.
+    reports macro-F1 on ``eval``, as in the paper. Both are the steps of one
+    :func:`make_pipeline`, fitted on the training clips with ``-1`` rows for the
+    unlabelled ones (the tagger ignores them).
     """
     rng_seed = cell.seed
     if cell.table == "3":
@@ -180,31 +210,19 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     else:
         train = data.rows("weak", "unlabel_in_domain")
         y_train = data.y[train]
-    labeled = train[(y_train >= 0).all(axis=1)]
-    y_labeled = y_train[(y_train >= 0).all(axis=1)]
+    n_labeled = int(labeled_mask(y_train).sum())
     test, evaluation = data.rows("test"), data.rows("eval")
 
     start = time.perf_counter()
-    embedder = None
-    if cell.method in BASELINES:
-        # Pooling frames makes the recurrent taggers ~10x cheaper at no cost in
-        # macro-F1 (user guide); frame_pool=1 is the paper's setting.
-        pool = FramePooling(config.frame_pool).fit(data.X[labeled])
-        Z_lab, Z_test, Z_eval = (
-            pool.transform(data.X[rows]) for rows in (labeled, test, evaluation)
-        )
-        device = resolve_device(config.device)
-    else:  # the embedder pools its input by frame_pool itself
-        embedder = make_embedder(cell.method, cell.n_triplets, config, rng_seed)
-        embedder.fit(data.X[train], y_train)
-        Z_lab = embedder.transform(data.X[labeled])
-        Z_test = embedder.transform(data.X[test])
-        Z_eval = embedder.transform(data.X[evaluation])
-        device = str(getattr(embedder, "device_", config.device))
-    tagger = _tagger(cell.method, config, rng_seed, Z_test, data.y[test])
-    tagger.fit(Z_lab, y_labeled)
-    y_pred = tagger.predict(Z_eval)
+    pipe = make_pipeline(cell, config, data.X[test], data.y[test])
+    pipe.fit(data.X[train], y_train)
+    y_pred = pipe.predict(data.X[evaluation])
     seconds = time.perf_counter() - start
+    embedder = pipe.named_steps.get("emb")
+    if embedder is None:
+        device = resolve_device(config.device)
+    else:
+        device = str(getattr(embedder, "device_", config.device))
 
     y_eval = data.y[evaluation]
     report = classification_report(
@@ -217,8 +235,8 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
         "strategy": cell.method if cell.method not in BASELINES else "",
         "n_triplets": "" if cell.n_triplets is None else cell.n_triplets,
         "labeled_share": "" if cell.labeled_share is None else cell.labeled_share,
-        "n_labeled": len(labeled),
-        "n_unlabeled": len(train) - len(labeled),
+        "n_labeled": n_labeled,
+        "n_unlabeled": len(train) - n_labeled,
         "repeat": cell.repeat,
         "seed": cell.seed,
         "macro_f1": round(100 * macro_f1_score(y_eval, y_pred), 2),

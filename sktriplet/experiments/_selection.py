@@ -26,12 +26,19 @@ class BestEpochOnHeldOut(Callback):
         Held-out multi-label indicator.
     threshold : float, default=0.5
         Decision threshold on the clip probabilities.
+    preprocess : callable, default=None
+        Applied to ``X`` before the tagger's own steps, once, at the end of the
+        first epoch: the steps before the tagger in a
+        :class:`~sklearn.pipeline.Pipeline`, fitted by then (for instance
+        ``lambda X: pipe[:-1].transform(X)``), so that ``X`` can be given as the
+        pipeline's input. ``None`` takes ``X`` as the tagger's input.
     """
 
-    def __init__(self, X, y, threshold=0.5):
+    def __init__(self, X, y, threshold=0.5, preprocess=None):
         self.X = X
         self.y = y
         self.threshold = threshold
+        self.preprocess = preprocess
 
     def set_input_transform(self, transform):
         """Called by the taggers: how to turn ``X`` into the network's input.
@@ -50,8 +57,9 @@ class BestEpochOnHeldOut(Callback):
 
     def on_epoch_end(self, net, **kwargs):
         if getattr(self, "inputs_", None) is None:
+            X = self.X if self.preprocess is None else self.preprocess(self.X)
             transform = getattr(self, "input_transform_", None)
-            self.inputs_ = self.X if transform is None else transform(self.X)
+            self.inputs_ = X if transform is None else transform(X)
         proba = net.predict_proba(self.inputs_)
         score = macro_f1_score(self.y, (proba >= self.threshold).astype(int))
         net.history.record("heldout_f1", score)

@@ -1,6 +1,6 @@
 """Exact k-nearest-neighbour search by blocked matrix products (bounded memory).
 
-``sktriplet.sampling._nearest.exact_knn`` searches for rows *of the indexed set* and
+``sktriplet.sampling._knn.exact_knn`` searches for rows *of the indexed set* and
 holds a whole ``(block, n)`` distance matrix; here queries are arbitrary vectors and
 the collection is scanned in column blocks with a running top-k, so memory stays at
 about ``_BLOCK_FLOATS`` scores whatever the collection size.

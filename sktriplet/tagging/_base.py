@@ -31,52 +31,21 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
-from skorch import NeuralNet
-from torch import nn
 
 from ..features import pool_frames
 from ..metrics import macro_f1_scorer
 from ..utils._device import resolve_device
-from ..utils._interrupt import (
-    ON_INTERRUPT,
-    InterruptibleNetMixin,
-    discard_fitted_state,
-)
+from ..utils._inference import predict_in_chunks
+from ..utils._interrupt import ON_INTERRUPT, discard_fitted_state
 from ..utils._labels import check_semi_supervised_y, labeled_mask
+from ..utils._scaling import fit_standardization, standardize
 from ..utils._seeding import private_generator, seeded_init
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._validation import real_frames, validate_clips
-
-_EPS = 1e-7
+from ._training import compute_class_weight_vector, make_tagger_net
 
 #: Frames per clip that ``frame_pool="auto"`` aims at (10 s clips: 0.1 s a frame).
 AUTO_POOL_FRAMES = 100
-
-#: The taggers' ``on_interrupt`` parameter entry (filled in by ``Substitution``).
-ON_INTERRUPT_PARAM = """
-on_interrupt : {"raise", "stop"}, default="raise"
-    What a KeyboardInterrupt (Ctrl-C) during training does. ``"raise"``: it
-    propagates out of ``fit`` and leaves the tagger unfitted, so a half-trained
-    model is never mistaken for a finished one. ``"stop"``: training stops there
-    and the tagger keeps the weights of that moment, with a warning (skorch's
-    behaviour). A callback's request to stop (``EarlyStopping``) ends training
-    normally either way.
-"""
-
-#: The taggers' "Notes" docstring section (filled in by ``Substitution``).
-THREADS_NOTES = """
-Notes
------
-Fits running at once in several threads are independent. Each builds its network
-holding a process-wide lock, from torch's global generator seeded with its own seed
-and put back afterwards; its training draws dropout masks and batch order from
-generators private to the fit. The GRU's inter-layer dropout (``num_layers > 1``
-and ``dropout > 0``) can only draw from the global generator, so its forward pass
-holds the lock with the fit's private state swapped in. With an int
-``random_state`` a fit gives bit-identical probabilities on the CPU whatever other
-sktriplet fits run in other threads or processes (user guide, "Reproducibility and
-threads").
-"""
 
 
 def resolve_frame_pool(frame_pool, n_frames: int) -> int:
@@ -90,77 +59,6 @@ def resolve_frame_pool(frame_pool, n_frames: int) -> int:
     if frame_pool == "auto":
         return max(1, n_frames // AUTO_POOL_FRAMES)
     return int(frame_pool)
-
-
-def compute_class_weight_vector(class_weight, Y, classes, is_1d):
-    """Per-class loss weights, or ``None``.
-
-    Multi-label ``Y`` (labelled rows only): the BCE ``pos_weight``;
-    ``"balanced"`` gives ``n_negative / n_positive`` per class (1 for a class with no
-    positive). 1-D targets: cross-entropy class weights; ``"balanced"`` gives
-    ``n_samples / (n_classes * n_class)``. A dict maps a class label (column index
-    for multi-label) to its weight; classes not named keep weight 1.
-    """
-    if class_weight is None:
-        return None
-    n_rows, n_classes = Y.shape
-    pos = Y.sum(axis=0).astype(np.float64)
-    if isinstance(class_weight, str):  # "balanced"
-        if is_1d:
-            return n_rows / (n_classes * np.maximum(pos, 1))
-        w = (n_rows - pos) / np.maximum(pos, 1)
-        w[pos == 0] = 1.0
-        return w
-    w = np.ones(n_classes)
-    for key, value in class_weight.items():
-        hit = np.flatnonzero(classes == key)
-        if not len(hit):
-            raise ValueError(
-                f"class_weight has a weight for {key!r}, which is not a class of y "
-                f"(classes: {classes.tolist()})."
-            )
-        w[hit[0]] = value
-    if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
-        raise ValueError("class_weight values must be finite and >= 0.")
-    return w
-
-
-class ClipLoss(nn.Module):
-    """Loss on clip probabilities: weighted BCE (sigmoid) or cross-entropy (softmax).
-
-    Parameters
-    ----------
-    activation : {"sigmoid", "softmax"}
-        How the clip probabilities were produced.
-    weight : torch.Tensor of shape (n_classes,), default=None
-        ``pos_weight`` of each class for BCE, class weight for cross-entropy.
-    """
-
-    def __init__(self, activation="sigmoid", weight=None):
-        super().__init__()
-        self.activation = activation
-        self.register_buffer("weight", None if weight is None else weight.float())
-
-    def forward(self, proba, target):
-        proba = proba.clamp(_EPS, 1 - _EPS)
-        if self.activation == "softmax":
-            return nn.functional.nll_loss(torch.log(proba), target, weight=self.weight)
-        pos = target * torch.log(proba)
-        if self.weight is not None:
-            pos = pos * self.weight
-        return -(pos + (1 - target) * torch.log1p(-proba)).mean()
-
-
-class TaggerNet(InterruptibleNetMixin, NeuralNet):
-    """skorch ``NeuralNet`` of the taggers: a KeyboardInterrupt ends ``fit``.
-
-    ``on_interrupt="raise"`` lets it propagate, ``"stop"`` keeps skorch's
-    behaviour (see :class:`~sktriplet.utils._interrupt.InterruptibleNetMixin`).
-    """
-
-    def __init__(self, *args, on_interrupt="raise", **kwargs):
-        super().__init__(*args, **kwargs)
-        self.on_interrupt = on_interrupt
 
 
 class BaseTagger(ClassifierMixin, BaseEstimator):
@@ -262,6 +160,18 @@ or list of arrays of shape (n_frames_i, n_features)
 
     def _fit(self, X, y):
         self._validate_params()
+        X3, lengths, Y, classes, is_1d = self._labelled_training_data(X, y)
+        self._learn_standardization(real_frames(X3, lengths))
+        X3 = self._standardized(X3)
+        self._warn_never_positive(Y, classes)
+        self._checked_threshold(None if is_1d else Y.shape[1])
+        self.module_, self.history_ = self._train(X3, lengths, Y, classes, is_1d)
+        self.classes_ = classes
+        self.multilabel_ = not is_1d
+        return self
+
+    def _labelled_training_data(self, X, y):
+        """The labelled clips of ``(X, y)``: clips, lengths, targets, classes, 1-D?"""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -279,11 +189,11 @@ or list of arrays of shape (n_frames_i, n_features)
             check_classification_targets(np.asarray(y)[mask])
         elif Y.shape[1] == 0:
             raise ValueError("y has no class column.")
-        Y, X3 = Y[mask], X3[mask]
         lengths = None if lengths is None else lengths[mask]
-        self._learn_standardization(real_frames(X3, lengths))
-        X3 = self._standardized(X3)
-        n_classes = Y.shape[1]
+        return X3[mask], lengths, Y[mask], classes, is_1d
+
+    @staticmethod
+    def _warn_never_positive(Y, classes):
         never = np.flatnonzero(Y.sum(axis=0) == 0)
         if len(never):
             warnings.warn(
@@ -291,36 +201,28 @@ or list of arrays of shape (n_frames_i, n_features)
                 "labelled rows of y; the tagger cannot learn them and their F1 is "
                 "undefined.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        self._checked_threshold(None if is_1d else n_classes)
+
+    def _train(self, X3, lengths, Y, classes, is_1d):
+        """Train the network on standardized clips; returns (module, history)."""
         activation = "softmax" if is_1d else "sigmoid"
         w = compute_class_weight_vector(self.class_weight, Y, classes, is_1d)
         weight = None if w is None else torch.as_tensor(w, dtype=torch.float32)
         target = Y.argmax(axis=1).astype(np.int64) if is_1d else Y.astype(np.float32)
-
         device = resolve_device(self.device)
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
-        module, module_kwargs = self._module_params(X3.shape[2], n_classes, activation)
-        net = TaggerNet(
-            module=module,
-            on_interrupt=self.on_interrupt,
-            **{f"module__{k}": v for k, v in module_kwargs.items()},
-            criterion=ClipLoss,
-            criterion__activation=activation,
-            criterion__weight=weight,
-            optimizer=torch.optim.Adam,
-            optimizer__weight_decay=self.weight_decay,
-            lr=self.lr,
-            max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
-            train_split=None,
-            iterator_train__shuffle=True,
-            iterator_train__generator=torch.Generator().manual_seed(seed),
-            callbacks=self._fit_callbacks(),
-            verbose=self.verbose,
+        module, module_kwargs = self._module_params(X3.shape[2], Y.shape[1], activation)
+        net = make_tagger_net(
+            module,
+            module_kwargs,
+            activation=activation,
+            weight=weight,
+            seed=seed,
             device=device,
+            callbacks=self._fit_callbacks(),
+            params=self.get_params(),
         )
         # Another thread's fit neither shifts nor sees this fit's draws (Notes).
         with seeded_init(seed, device):
@@ -328,11 +230,7 @@ or list of arrays of shape (n_frames_i, n_features)
             self._init_module(net.module_)
         with private_generator(seed):
             net.partial_fit(self._as_net_input(X3, lengths), target)
-        self.module_ = net.module_.to("cpu").eval()
-        self.history_ = net.history
-        self.classes_ = classes
-        self.multilabel_ = not is_1d
-        return self
+        return net.module_.to("cpu").eval(), net.history
 
     def _fit_callbacks(self):
         """Copies of ``callbacks``; those that score inputs get the tagger's steps.
@@ -365,16 +263,13 @@ or list of arrays of shape (n_frames_i, n_features)
         if not self.standardize:
             self.feature_mean_ = self.feature_std_ = None
             return
-        mean = frames.mean(axis=(0, 1), dtype=np.float64)
-        std = frames.std(axis=(0, 1), dtype=np.float64)
-        self.feature_mean_ = mean.astype(np.float32)
-        self.feature_std_ = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+        self.feature_mean_, self.feature_std_ = fit_standardization(
+            frames, floor="unit"
+        )
 
     # -------------------------------------------------------------- inference
     def _standardized(self, X3):
-        if self.feature_mean_ is None:
-            return X3
-        return (X3 - self.feature_mean_) / self.feature_std_
+        return standardize(X3, self.feature_mean_, self.feature_std_)
 
     def _clip_proba(self, X):
         check_is_fitted(self, "module_")
@@ -385,15 +280,10 @@ or list of arrays of shape (n_frames_i, n_features)
         if device != "cpu":
             module = copy.deepcopy(module).to(device)
         module.eval()
-        out = []
-        step = max(self.batch_size, 256)
-        with torch.no_grad():
-            for start in range(0, len(X3), step):
-                batch = [torch.from_numpy(X3[start : start + step]).to(device)]
-                if lengths is not None:
-                    batch.append(torch.from_numpy(lengths[start : start + step]))
-                out.append(module(*batch).cpu().numpy())
-        proba = np.concatenate(out).astype(np.float64)
+        chunk = max(self.batch_size, 256)
+        proba = predict_in_chunks(
+            module, X3, chunk_size=chunk, device=device, lengths=lengths
+        ).astype(np.float64)
         if not self.multilabel_:
             proba /= proba.sum(axis=1, keepdims=True)
         return proba

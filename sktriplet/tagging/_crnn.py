@@ -9,7 +9,8 @@ import torch
 from ..nn import CRNN
 from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
-from ._base import ON_INTERRUPT_PARAM, THREADS_NOTES, BaseTagger
+from ._base import BaseTagger
+from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES
 
 __all__ = ["CRNNTagger"]
 

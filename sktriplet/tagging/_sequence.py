@@ -7,7 +7,8 @@ from numbers import Integral, Real
 from ..nn import BiGRUTagger
 from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
-from ._base import ON_INTERRUPT_PARAM, THREADS_NOTES, BaseTagger
+from ._base import BaseTagger
+from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES
 
 __all__ = ["SequenceTagger"]
 

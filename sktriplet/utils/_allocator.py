@@ -4,8 +4,14 @@ By default glibc serves allocations above a (dynamic, at most 32 MiB) threshold
 with ``mmap`` and gives them back to the kernel when they are freed. The paper's CNN
 allocates activation buffers of hundreds of MiB per batch, so every training step
 page-faults them in again: on 2 cores that costs about half of the step's time
-(see ``benchmarks/bench_embedder.py``). Telling glibc to serve them from its heap
-and to keep freed memory for the next step (``mallopt``) removes that cost.
+(figures in the installation notes, "Speed on CPU"). Telling glibc to serve them
+from its heap and to keep freed memory for the next step (``mallopt``) removes that
+cost.
+
+``mallopt`` sets the allocator of the whole process: every thread and library sees
+it while it is on. :class:`~sktriplet.embedding.TripletEmbedder` therefore tunes it
+by default (``tune_allocator="auto"``) only where nobody else can observe it
+(:func:`allocator_unobserved`).
 """
 
 from __future__ import annotations
@@ -78,12 +84,24 @@ def user_sets_allocator() -> bool:
     )
 
 
+def allocator_unobserved() -> bool:
+    """Whether a scoped tuning made now cannot be observed outside the caller.
+
+    True when the calling thread is the only Python thread alive: no other thread
+    (a web server's handler, a threaded ``GridSearchCV`` job, another library's
+    worker) allocates while the block runs. Nested blocks of the same thread share
+    one tuning. Threads started inside the block are not seen by this check.
+    """
+    return threading.active_count() == 1
+
+
 def tune_cpu_allocator(trim_threshold: int = 1 << 30) -> bool:
     """Stop glibc from unmapping big buffers for the rest of the process.
 
     :class:`~sktriplet.embedding.TripletEmbedder` already does this for the
-    duration of its ``fit`` and ``transform`` on CPU (``tune_allocator=True``);
-    call this to make it permanent, e.g. for your own PyTorch loop. It calls
+    duration of its ``fit`` and ``transform`` on CPU when asked to
+    (``tune_allocator=True``, or ``"auto"`` in a single-threaded process); call
+    this to make it permanent, e.g. for your own PyTorch loop. It calls
     ``mallopt(M_MMAP_MAX, 0)`` (no ``mmap`` allocations) and
     ``mallopt(M_TRIM_THRESHOLD, trim_threshold)`` (keep up to that much free memory
     at the top of the heap), the in-process form of the environment variables
