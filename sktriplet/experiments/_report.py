@@ -127,11 +127,24 @@ def table3_markdown(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_f1_vs_triplets(rows, path) -> Path | None:
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, fig, path, dpi) -> Path:
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_f1_vs_triplets(rows, path) -> Path | None:
+    plt = _pyplot()
 
     t2 = [r for r in rows if r["table"] == "2"]
     if not t2:
@@ -160,16 +173,11 @@ def plot_f1_vs_triplets(rows, path) -> Path | None:
     ax.set_title("Macro-F1 versus number of triplets (mean over seeds)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path, dpi=120)
 
 
 def plot_f1_vs_share(rows, path) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     t3 = [r for r in rows if r["table"] == "3"]
     if not t3:
@@ -201,9 +209,7 @@ def plot_f1_vs_share(rows, path) -> Path | None:
     ax.set_title("Macro-F1 versus labelled share (95 % CI)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path, dpi=120)
 
 
 def plot_tsne(embedding_files, classes, path, random_state=0) -> Path | None:
@@ -212,10 +218,7 @@ def plot_tsne(embedding_files, classes, path, random_state=0) -> Path | None:
     Segments are coloured by their clip's class when the clip has exactly one;
     segments of multi-label clips are drawn in light grey.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     from sklearn.manifold import TSNE
 
     files = [Path(f) for f in embedding_files]
@@ -248,9 +251,7 @@ def plot_tsne(embedding_files, classes, path, random_state=0) -> Path | None:
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, markerscale=3)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path, dpi=110)
 
 
 def write_report(out_dir: Path, paper_counts, our_counts, classes) -> dict:
