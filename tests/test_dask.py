@@ -1,0 +1,105 @@
+"""GridSearchCV of the design card's pipeline on a real Dask cluster (loopback).
+
+The promise: a search run through joblib's Dask backend gives the same results as
+``n_jobs=1``. Workers are separate processes with one thread each.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+from sktriplet import LabeledKFold, SequenceTagger, TripletEmbedder, macro_f1_scorer
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*anchors were skipped"),
+    # the cluster's own shutdown chatter
+    pytest.mark.filterwarnings("ignore::ResourceWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 60, 8)).astype(np.float32)
+    y = np.zeros((24, 2), np.int64)
+    y[np.arange(24), np.arange(24) % 2] = 1
+    X[y[:, 0] == 1, :, :4] += 1.0
+    y[16:] = -1  # unlabelled clips, for the embedder only
+    return X, y
+
+
+def _search():
+    embedder = TripletEmbedder(
+        "s2",
+        n_triplets=32,
+        batch_size=8,
+        segment_frames=20,
+        n_mels=8,
+        max_epochs=2,
+        module__n_filters=4,
+        random_state=0,
+    )
+    tagger = SequenceTagger(hidden_size=4, max_epochs=3, random_state=0)
+    return GridSearchCV(
+        Pipeline([("emb", embedder), ("clf", tagger)]),
+        {"emb__labeled_ratio": [0.25, 0.75], "clf__hidden_size": [4, 6]},
+        cv=LabeledKFold(n_splits=2, shuffle=True, random_state=0),
+        scoring=macro_f1_scorer,
+    )
+
+
+def _one_torch_thread():
+    import torch
+
+    torch.set_num_threads(1)
+    return torch.get_num_threads()
+
+
+def test_grid_search_on_a_local_cluster_equals_n_jobs_1():
+    X, y = _data()
+    reference = _search().fit(X, y)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # torch would use every core in each worker: one thread each, as given
+        assert set(client.run(_one_torch_thread).values()) == {1}
+        with joblib.parallel_config(backend="dask"):
+            search = _search().fit(X, y)
+        workers = len(client.scheduler_info()["workers"])
+    assert workers == 2
+    for key, values in reference.cv_results_.items():
+        if key.startswith(("split", "mean_test", "std_test", "rank")):
+            np.testing.assert_array_equal(search.cv_results_[key], values, key)
+    assert search.best_params_ == reference.best_params_
+    np.testing.assert_array_equal(
+        search.predict_proba(X[:4]), reference.predict_proba(X[:4])
+    )
+
+
+def test_fitted_pipeline_pickles_small():
+    """No training data, segments or loaders are kept after fit: the pickle of a
+    fitted pipeline does not grow with the training set."""
+    X, y = _data()
+    sizes = []
+    for copies in (1, 4):
+        pipe = _search().estimator.fit(
+            np.tile(X, (copies, 1, 1)), np.tile(y, (copies, 1))
+        )
+        sizes.append(len(pickle.dumps(pipe)))
+    assert sizes[1] < 1.1 * sizes[0], sizes  # 4x the clips: +140 kB of features
+    assert pickle.loads(pickle.dumps(pipe)).predict(X).shape == y.shape
