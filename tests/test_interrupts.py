@@ -29,6 +29,19 @@ from sktriplet.embedding import TripletEmbedder
 from sktriplet.tagging import CRNNTagger, SequenceTagger
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises():
+    """Python's own SIGINT handler, whatever the test runner was started with (a
+    shell without job control starts background commands with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _default_signals():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _InterruptAt(Callback):
     """Ctrl-C (a real SIGINT) at the end of a batch of a given epoch."""
 
@@ -222,6 +235,7 @@ def _interrupt(cmd, phase_started, delay, sig=signal.SIGINT, group=False):
         text=True,
         env=_env(),
         start_new_session=True,
+        preexec_fn=_default_signals,
     )
     deadline = time.monotonic() + 120
     while not phase_started():
