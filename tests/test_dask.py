@@ -103,3 +103,41 @@ def test_fitted_pipeline_pickles_small():
         sizes.append(len(pickle.dumps(pipe)))
     assert sizes[1] < 1.1 * sizes[0], sizes  # 4x the clips: +140 kB of features
     assert pickle.loads(pickle.dumps(pipe)).predict(X).shape == y.shape
+
+
+def _log_entries(dask_worker):
+    return len(dask_worker.state.log)
+
+
+def test_feature_extraction_spreads_over_the_cluster(tmp_path):
+    """LogMelExtractor's batches go to the Dask workers (files out, arrays back)."""
+    import soundfile as sf
+
+    from sktriplet import LogMelExtractor
+
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(8):  # clips of different lengths: a list comes back
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, 0.1 * rng.normal(size=8000 + 400 * i), 16000)
+        files.append(str(path))
+    params = {"sr": 16000, "duration": None, "n_jobs": 2, "batch_size": 2}
+    reference = LogMelExtractor(**params).fit_transform(files)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        before = sum(client.run(_log_entries).values())
+        with joblib.parallel_config(backend="dask"):
+            features = LogMelExtractor(**params).fit_transform(files)
+        after = client.run(_log_entries)
+    assert sum(after.values()) > before  # the batches ran on the workers
+    assert [f.shape for f in features] == [r.shape for r in reference]
+    for f, r in zip(features, reference):
+        # float32 STFT sums may round differently on other threads
+        np.testing.assert_allclose(f, r, atol=1e-4)
