@@ -19,19 +19,9 @@ import time
 
 import numpy as np
 import torch
+from _timing import median_time
 
 from sktriplet.neighbors import EmbeddingIndex
-
-
-def _median_time(fn, repeats, warmup=1):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _unit(X):
@@ -85,7 +75,7 @@ def bench_size(n, args):
     t_exact_build = time.perf_counter() - t
     it = iter(batches * 2)
     t_exact = (
-        _median_time(lambda: exact.kneighbors(next(it), k), args.repeats) / args.batch
+        median_time(lambda: exact.kneighbors(next(it), k), args.repeats) / args.batch
     )
     _, truth = exact.kneighbors(q_recall, k)
 
@@ -100,8 +90,7 @@ def bench_size(n, args):
         hnsw.set_params(ef_search=ef)
         it = iter(batches * 2)
         t_q = (
-            _median_time(lambda: hnsw.kneighbors(next(it), k), args.repeats)
-            / args.batch
+            median_time(lambda: hnsw.kneighbors(next(it), k), args.repeats) / args.batch
         )
         _, approx = hnsw.kneighbors(q_recall, k)
         rows.append(

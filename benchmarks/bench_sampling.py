@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 import torch
+from _timing import median_time
 
 from sktriplet.sampling import (
     NearestPositive,
@@ -34,17 +35,6 @@ from sktriplet.sampling import (
     semihard_valid_mask,
 )
 from sktriplet.sampling._nearest import exact_knn
-
-
-def _median_time(fn, repeats, warmup=3):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 # -- 1. semi-hard mining ---------------------------------------------------------
@@ -76,12 +66,14 @@ def bench_mining(repeats, threads):
             valid = semihard_valid_mask(clips[:b], clips)
             return semihard_negatives(emb[:b], emb[b : 2 * b], emb, valid)
 
-        t_ours = _median_time(ours, repeats)
+        t_ours = median_time(ours, repeats, warmup=3)
         neg, found = ours()
         assert (labels[neg] != labels[:b]).all()
         if TripletMarginMiner is not None:
             miner = TripletMarginMiner(margin=1.0, type_of_triplets="semihard")
-            t_pml = _median_time(lambda emb=emb: miner(emb, labels), repeats)
+            t_pml = median_time(
+                lambda emb=emb: miner(emb, labels), repeats, warmup=3
+            )
             print(
                 f"{dim:>6} {t_ours * 1e3:>15.3f} {t_pml * 1e3:>15.3f} "
                 f"{t_pml / t_ours:>8.1f}x"
@@ -117,7 +109,7 @@ def bench_drawing(repeats, n_segments=160_000, n_triplets=159_900):
         seeds = iter(range(10_000))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            t_sample = _median_time(
+            t_sample = median_time(
                 lambda s=sampler: s.sample(n_triplets, random_state=next(seeds)),
                 repeats,
                 warmup=1,
