@@ -10,42 +10,16 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from ..features._audio import audio_extensions, audio_files_in
 from ._metadata import StrPath, _check_classes
 
 #: Folder names (compared case-insensitively) whose files are unlabelled.
 UNLABELED_FOLDERS = ("unlabeled", "unlabelled")
 
-# libsndfile format -> the file name extensions it is written with
-_FORMAT_EXTENSIONS = {
-    "WAV": ("wav",),
-    "WAVEX": ("wav",),
-    "RF64": ("rf64",),
-    "W64": ("w64",),
-    "FLAC": ("flac",),
-    "OGG": ("ogg", "oga", "opus"),
-    "MP3": ("mp3",),
-    "AIFF": ("aif", "aiff", "aifc"),
-    "AU": ("au", "snd"),
-    "CAF": ("caf",),
-}
-
-
-def _audio_extensions() -> frozenset[str]:
-    """The file name extensions (lower case, no dot) that soundfile reads here."""
-    import soundfile as sf
-
-    formats = sf.available_formats()
-    return frozenset(
-        ext
-        for name, exts in _FORMAT_EXTENSIONS.items()
-        if name in formats
-        for ext in exts
-    )
-
 
 def _check_extensions(extensions) -> frozenset[str]:
     if extensions is None:
-        return _audio_extensions()
+        return audio_extensions()
     if isinstance(extensions, str):
         extensions = (extensions,)
     if not isinstance(extensions, Iterable):
@@ -60,25 +34,6 @@ def _check_extensions(extensions) -> frozenset[str]:
             f"['wav', '.flac']; got {extensions!r}."
         )
     return frozenset(e.strip().lstrip(".").lower() for e in extensions)
-
-
-def _audio_files(folder: Path, extensions: frozenset[str], _ancestors=()) -> list[Path]:
-    """Audio files under ``folder``, recursively, sorted; links followed, no cycles."""
-    real = os.path.realpath(folder)
-    if real in _ancestors:  # a link back up the tree
-        return []
-    files, folders = [], []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith("."):  # .git, .DS_Store, editors' files
-            continue
-        path = Path(entry.path)
-        if entry.is_dir():  # follows symbolic links
-            folders.append(path)
-        elif entry.is_file() and path.suffix.lower().lstrip(".") in extensions:
-            files.append(path)
-    for sub in folders:
-        files.extend(_audio_files(sub, extensions, (*_ancestors, real)))
-    return files
 
 
 def load_audio_folder(
@@ -194,7 +149,7 @@ def load_audio_folder(
     for index, name in enumerate(classes):
         if name not in class_folders:
             continue
-        files = _audio_files(class_folders[name], extensions)
+        files = audio_files_in(class_folders[name], extensions)
         if not files:
             warnings.warn(
                 f"Class folder {class_folders[name]} holds no audio file (extensions "
@@ -205,7 +160,7 @@ def load_audio_folder(
         filenames.extend(files)
         targets.extend([index] * len(files))
     for folder in unlabeled_folders:
-        files = _audio_files(folder, extensions)
+        files = audio_files_in(folder, extensions)
         filenames.extend(files)
         targets.extend([-1] * len(files))
     if not filenames:

@@ -177,3 +177,52 @@ def file_signature(path) -> tuple[str, int, int]:
     """(path, size, mtime_ns): what a feature cache keys a file on."""
     st = os.stat(path)
     return (os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
+# libsndfile format -> the file name extensions it is written with
+_FORMAT_EXTENSIONS = {
+    "WAV": ("wav",),
+    "WAVEX": ("wav",),
+    "RF64": ("rf64",),
+    "W64": ("w64",),
+    "FLAC": ("flac",),
+    "OGG": ("ogg", "oga", "opus"),
+    "MP3": ("mp3",),
+    "AIFF": ("aif", "aiff", "aifc"),
+    "AU": ("au", "snd"),
+    "CAF": ("caf",),
+}
+
+
+def audio_extensions() -> frozenset[str]:
+    """The file name extensions (lower case, no dot) that soundfile reads here."""
+    import soundfile as sf
+
+    formats = sf.available_formats()
+    return frozenset(
+        ext
+        for name, exts in _FORMAT_EXTENSIONS.items()
+        if name in formats
+        for ext in exts
+    )
+
+
+def audio_files_in(
+    folder: Path, extensions: frozenset[str], _ancestors=()
+) -> list[Path]:
+    """Audio files under ``folder``, recursively, sorted; links followed, no cycles."""
+    real = os.path.realpath(folder)
+    if real in _ancestors:  # a link back up the tree
+        return []
+    files, folders = [], []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):  # .git, .DS_Store, editors' files
+            continue
+        path = Path(entry.path)
+        if entry.is_dir():  # follows symbolic links
+            folders.append(path)
+        elif entry.is_file() and path.suffix.lower().lstrip(".") in extensions:
+            files.append(path)
+    for sub in folders:
+        files.extend(audio_files_in(sub, extensions, (*_ancestors, real)))
+    return files

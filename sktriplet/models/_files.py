@@ -8,22 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..features._audio import audio_extensions, audio_files_in
 from ..utils._files import atomic_path, atomic_write_text
-
-
-def audio_extensions() -> set[str]:
-    """File name extensions of the formats libsndfile reads here (lower case)."""
-    import soundfile as sf
-
-    return {f".{name.lower()}" for name in sf.available_formats()} | {".aif"}
 
 
 def find_audio_files(paths) -> list[Path]:
     """Audio files of ``paths``: files as given, folders searched recursively.
 
-    Files inside folders are kept when their extension is an audio format
-    libsndfile reads, in sorted order; a path given explicitly is kept whatever its
-    extension (a decoding error then names it). Raises ``FileNotFoundError`` for a
+    Files inside folders are found as :func:`~sktriplet.datasets.load_audio_folder`
+    finds them (extensions of the formats libsndfile reads, hidden files skipped,
+    links followed); a path given explicitly is kept whatever its extension (a
+    decoding error then names it). Raises ``FileNotFoundError`` for a
     missing path and ``ValueError`` when no audio file is found.
     """
     extensions = audio_extensions()
@@ -32,13 +27,7 @@ def find_audio_files(paths) -> list[Path]:
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(
-                sorted(
-                    p
-                    for p in path.rglob("*")
-                    if p.suffix.lower() in extensions and p.is_file()
-                )
-            )
+            found.extend(audio_files_in(path, extensions))
         else:
             raise FileNotFoundError(f"No such file or folder: {path}")
     if not found:
