@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import time
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -111,10 +112,17 @@ def _add_features(sub):
         "features",
         help="extract and cache log-mel features of a DCASE 2018 Task 4 root",
         description="Extract log-mel features (the paper's settings) of every clip of "
-        "a DCASE 2018 Task 4 root and save them with the labels to an .npz file.",
+        "a DCASE 2018 Task 4 root and save them with the labels: to an .npz file, or "
+        "to a feature store folder (X.npy read as a memory map), written chunk by "
+        "chunk so that running the same command again after an interrupt resumes.",
     )
     p.add_argument("root", type=Path, help="DCASE 2018 Task 4 root (holding dataset/)")
-    p.add_argument("--out", required=True, type=Path, help="output .npz file")
+    p.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output: a file ending in .npz, or else a feature store folder",
+    )
     p.add_argument(
         "--subsets",
         nargs="+",
@@ -128,6 +136,39 @@ def _add_features(sub):
         default="raise",
         help="missing audio files: fail (default) or skip with a warning",
     )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="storage type (default float32); float16 halves the size, rounding "
+        "log-mel values by at most 1/32 dB",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="store only: files extracted between two records of progress "
+        "(default 256)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="store only: replace a store of other files or settings",
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786): files go to its workers, which "
+        "must see them at the same paths, and the features come back here",
+    )
+    p.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long to wait for the scheduler and a worker (default 5)",
+    )
     p.set_defaults(func=_run_features)
 
 
@@ -135,21 +176,85 @@ def _run_features(args) -> int:
     from .datasets import load_dcase2018_task4
     from .features import LogMelExtractor
 
-    check_writable_file(args.out, name="--out")
-    args.resume_hint = f"nothing was written to {args.out}"
+    to_npz = args.out.suffix.lower() == ".npz"
+    if to_npz and (args.chunk_size is not None or args.overwrite):
+        raise ValueError(
+            "--chunk-size and --overwrite apply to a feature store folder, not to "
+            f"an .npz file (--out {args.out})."
+        )
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be positive; got {args.chunk_size}.")
+    if not args.connect_timeout > 0:
+        raise ValueError(
+            f"--connect-timeout must be positive; got {args.connect_timeout}."
+        )
+    if to_npz:
+        check_writable_file(args.out, name="--out")
+        args.resume_hint = f"nothing was written to {args.out}"
+    else:
+        check_writable_dir(args.out.parent.resolve(), name="the folder of --out")
+        args.resume_hint = (
+            f"finished chunks are kept in {args.out}; run the same command again "
+            "to resume"
+        )
     start = time.perf_counter()
     data = load_dcase2018_task4(args.root, args.subsets, on_missing=args.on_missing)
-    X = LogMelExtractor(n_jobs=args.n_jobs, verbose=1).fit_transform(
-        list(data.filenames)
-    )
-    save_features(args.out, X=X, data=data)
+    extractor = LogMelExtractor(n_jobs=args.n_jobs, verbose=int(to_npz))
+    with _dask_scheduler(args.scheduler, args.connect_timeout):
+        if to_npz:
+            X = extractor.fit_transform(list(data.filenames))
+            X = X.astype(args.dtype, copy=False)
+            save_features(args.out, X=X, data=data)
+        else:
+            X = _write_store(args, data, extractor)
     elapsed = time.perf_counter() - start
-    print(
-        f"extracted {len(X)} clips in {elapsed:.1f} s "
-        f"({len(X) / elapsed:.1f} clips/s) -> {args.out}"
-    )
+    if to_npz:
+        print(
+            f"extracted {len(X)} clips in {elapsed:.1f} s "
+            f"({len(X) / elapsed:.1f} clips/s) -> {args.out}"
+        )
+    else:
+        print(f"feature store {args.out}: {len(X)} clips, {elapsed:.1f} s")
     _print_summary(data, X)
     return 0
+
+
+def _write_store(args, data, extractor):
+    from .features import write_feature_store
+
+    store = write_feature_store(
+        args.out,
+        list(data.filenames),
+        extractor=extractor,
+        y=data.y,
+        classes=data.classes,
+        subset=data.subset,
+        dtype=args.dtype,
+        chunk_size=256 if args.chunk_size is None else args.chunk_size,
+        overwrite=args.overwrite,
+        verbose=1,
+    )
+    return store.X
+
+
+@contextmanager
+def _dask_scheduler(address, timeout: float):
+    """Run joblib's work on the Dask cluster at ``address`` (none: stay local)."""
+    if address is None:
+        yield
+        return
+    from .utils._dask import dask_backend
+
+    with ExitStack() as stack:
+        try:
+            nthreads = stack.enter_context(dask_backend(address, timeout=timeout))
+        except ImportError as exc:
+            raise ValueError(f"--scheduler: {exc}") from None
+        print(
+            f"extracting on the Dask scheduler at {address}: {len(nthreads)} "
+            f"worker(s), {sum(nthreads.values())} thread(s)"
+        )
+        yield
 
 
 def save_features(path, *, X, data) -> None:
@@ -180,8 +285,8 @@ def _add_reproduce(sub):
         "--data",
         type=Path,
         default=None,
-        help="a DCASE 2018 Task 4 root, or its features file (the .npz written by "
-        "'sktriplet features'); or your own data: a folder with one "
+        help="a DCASE 2018 Task 4 root, or its features (the .npz file or store "
+        "folder written by 'sktriplet features'); or your own data: a folder with one "
         "sub-folder per class (and optionally unlabeled/) or a CSV/TSV metadata "
         "file, each class's labelled clips split by --seed into 50%% weak, 20%% "
         "test, 30%% eval (3 clips per class at least), clips padded or cropped to "

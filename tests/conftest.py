@@ -110,3 +110,20 @@ def dcase_root_missing(tmp_path):
     return write_dcase_tree(
         tmp_path / "dcase", missing=("Y0a5ExN1xbSg_30.000_40.000.wav",)
     )
+
+
+@pytest.fixture
+def local_cluster():
+    """Start a real Dask cluster on the loopback interface: two worker processes
+    with one thread each (call it, and use the result as a context manager)."""
+    import functools
+
+    distributed = pytest.importorskip("distributed")
+    return functools.partial(
+        distributed.LocalCluster,
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )

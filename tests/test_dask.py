@@ -6,17 +6,23 @@ The promise: a search run through joblib's Dask backend gives the same results a
 
 from __future__ import annotations
 
+import os
 import pickle
+import sys
+import time
 
+import cloudpickle
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from sktriplet import LabeledKFold, SequenceTagger, TripletEmbedder, macro_f1_scorer
 
 distributed = pytest.importorskip("distributed")
+import dask  # noqa: E402  (installed with distributed)
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*anchors were skipped"),
@@ -63,17 +69,11 @@ def _one_torch_thread():
     return torch.get_num_threads()
 
 
-def test_grid_search_on_a_local_cluster_equals_n_jobs_1():
+def test_grid_search_on_a_local_cluster_equals_n_jobs_1(local_cluster):
     X, y = _data()
     reference = _search().fit(X, y)
     with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
+        local_cluster() as cluster,
         distributed.Client(cluster) as client,
     ):
         # torch would use every core in each worker: one thread each, as given
@@ -109,7 +109,7 @@ def _log_entries(dask_worker):
     return len(dask_worker.state.log)
 
 
-def test_feature_extraction_spreads_over_the_cluster(tmp_path):
+def test_feature_extraction_spreads_over_the_cluster(tmp_path, local_cluster):
     """LogMelExtractor's batches go to the Dask workers (files out, arrays back)."""
     import soundfile as sf
 
@@ -124,12 +124,7 @@ def test_feature_extraction_spreads_over_the_cluster(tmp_path):
     params = {"sr": 16000, "duration": None, "n_jobs": 2, "batch_size": 2}
     reference = LogMelExtractor(**params).fit_transform(files)
     with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster,
+        local_cluster() as cluster,
         distributed.Client(cluster) as client,
     ):
         before = sum(client.run(_log_entries).values())
@@ -141,3 +136,72 @@ def test_feature_extraction_spreads_over_the_cluster(tmp_path):
     for f, r in zip(features, reference):
         # float32 STFT sums may round differently on other threads
         np.testing.assert_allclose(f, r, atol=1e-4)
+
+
+class _DiesInFit(BaseEstimator, TransformerMixin):
+    """A pipeline step whose first fit kills its worker process (a crash, an OOM
+    kill); later fits find ``marker`` and go on, as after a transient fault."""
+
+    def __init__(self, marker=None):
+        self.marker = marker
+
+    def fit(self, X, y=None):
+        if self.marker is not None and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(3)
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_a_failing_fit_on_a_worker_fails_the_search_with_its_error(local_cluster):
+    X, y = _data()
+    search = _search()
+    search.set_params(param_grid={"emb__max_epochs": [1, -1]}, error_score="raise")
+    with (
+        local_cluster() as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+        pytest.raises(ValueError, match="max_epochs"),
+    ):
+        search.fit(X, y)
+
+
+def _search_with_a_crash(marker):
+    search = _search()
+    search.estimator.steps.insert(0, ("crash", _DiesInFit()))
+    search.set_params(param_grid={"crash__marker": [None, str(marker)]})
+    return search
+
+
+@pytest.fixture
+def pickle_this_module_by_value():
+    # _DiesInFit lives in this test module, which the workers cannot import
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def test_a_worker_that_dies_mid_search_fails_the_search(
+    tmp_path, pickle_this_module_by_value, local_cluster
+):
+    """One fit kills its worker: with retries off, the search fails within
+    seconds instead of waiting (see the user guide for dask's retries)."""
+    X, y = _data()
+    search = _search_with_a_crash(tmp_path / "crash")
+    start = time.perf_counter()
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        local_cluster() as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+        # joblib raises the first lost task it collects: the crashed fit
+        # (KilledWorker) or a finished fit whose result died with the worker
+        pytest.raises(
+            (distributed.KilledWorker, distributed.client.FutureCancelledError)
+        ),
+    ):
+        search.fit(X, y)
+    assert time.perf_counter() - start < 120
+    assert (tmp_path / "crash").exists()  # a worker did die

@@ -18,7 +18,7 @@ from ..datasets import (
     load_domestic_soundscapes,
     load_weak_labels,
 )
-from ..features import LogMelExtractor
+from ..features import LogMelExtractor, is_feature_store, open_feature_store
 from ..utils._labels import labeled_mask
 
 #: Sizes of the embedded soundscapes generated when no ``--data`` is given:
@@ -38,7 +38,7 @@ MIN_PER_CLASS = 3
 #: 1 s holds the embedders' 0.96 s segment, 10 s is the paper's clip length.
 CLIP_SECONDS_BOUNDS = (1.0, 10.0)
 METADATA_SUFFIXES = (".csv", ".tsv", ".txt")
-#: Arrays of a features file written by ``sktriplet features``.
+#: Arrays of a features file or store written by ``sktriplet features``.
 FEATURES_KEYS = ("X", "y", "classes", "subset")
 #: Subsets a features file must hold (``unlabel_in_domain`` may be absent).
 FEATURES_SUBSETS = ("weak", "test", "eval")
@@ -69,9 +69,11 @@ class ExperimentData:
 
 
 def _data_kind(data) -> str:
-    """``"dcase"``, ``"folder"``, ``"metadata"`` or ``"features"``; a ``ValueError``
-    for other paths."""
+    """``"dcase"``, ``"folder"``, ``"metadata"`` or ``"features"`` (an .npz file
+    or a feature store folder); a ``ValueError`` for other paths."""
     path = Path(data)
+    if path.is_dir() and is_feature_store(path):
+        return "features"
     if path.is_file():
         if path.suffix.lower() == ".npz":
             return "features"
@@ -93,16 +95,25 @@ def _data_kind(data) -> str:
 
 
 def _read_features(path) -> dict:
-    """The arrays of a features file written by ``sktriplet features``, checked."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files if k in FEATURES_KEYS}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"--data {path}: not a readable .npz file ({exc}).") from None
+    """The arrays of a features file or store written by ``sktriplet features``,
+    checked; a store's ``X`` is a read-only memory map."""
+    if Path(path).is_dir():
+        store = open_feature_store(path)
+        arrays = {
+            "X": store.X,
+            "y": store.y,
+            "classes": store.classes,
+            "subset": store.subset,
+        }
+        arrays = {k: v for k, v in arrays.items() if v is not None}
+        what = "store"
+    else:
+        arrays = _read_npz(path)
+        what = "file"
     missing = [k for k in FEATURES_KEYS if k not in arrays]
     if missing:
         raise ValueError(
-            f"--data {path} lacks the array(s) {missing}; expected the file written "
+            f"--data {path} lacks the array(s) {missing}; expected the {what} written "
             f"by 'sktriplet features' (arrays {', '.join(FEATURES_KEYS)})."
         )
     absent = [s for s in FEATURES_SUBSETS if s not in set(arrays["subset"])]
@@ -114,6 +125,15 @@ def _read_features(path) -> dict:
     return arrays
 
 
+def _read_npz(path) -> dict:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files if k in FEATURES_KEYS}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--data {path}: not a readable .npz file ({exc}).") from None
+    return arrays
+
+
 def check_layout(data, *, seed: int = 0) -> Path:
     """Check ``data`` before any work; a ``ValueError`` says what is wrong.
 
@@ -121,8 +141,9 @@ def check_layout(data, *, seed: int = 0) -> Path:
     subsets (returns its ``dataset`` folder). A class-folder tree or a metadata
     file must list audio files with enough labelled clips per class to split
     (returns the path). A features file (``.npz`` written by ``sktriplet
-    features``) must hold the arrays ``X``, ``y``, ``classes`` and ``subset``
-    with clips of the ``weak``, ``test`` and ``eval`` subsets (returns the path).
+    features``) or a complete feature store folder must hold the arrays ``X``,
+    ``y``, ``classes`` and ``subset`` with clips of the ``weak``, ``test`` and
+    ``eval`` subsets (returns the path).
     """
     kind = _data_kind(data)
     if kind == "features":
@@ -243,26 +264,32 @@ def load_features(
     """The four subsets of ``data`` and their log-mel features.
 
     ``data`` is a features file (the ``.npz`` written by ``sktriplet features``),
-    whose arrays are read as they are, or audio, whose log-mel features are
-    extracted (:class:`~sktriplet.features.LogMelExtractor`, the paper's
-    settings) and cached in ``cache_dir``: a DCASE 2018 Task 4 root (its subsets,
-    10 s clips), a folder with one sub-folder per class and an optional
-    ``unlabeled/`` one (see :func:`~sktriplet.datasets.load_audio_folder`), or a
-    CSV/TSV metadata file (see :func:`~sktriplet.datasets.load_weak_labels`;
-    missing audio files are skipped with a warning). Own data is split by
-    :func:`split_labeled` with ``seed`` and its clips padded or cropped to
-    :func:`clip_seconds`.
+    whose arrays are read as they are; a feature store folder (written by
+    ``sktriplet features ROOT --out FOLDER``, see
+    :func:`~sktriplet.features.open_feature_store`), whose ``X`` stays on disk as
+    a read-only memory map; or audio, whose log-mel features are extracted
+    (:class:`~sktriplet.features.LogMelExtractor`, the paper's settings) and
+    cached in ``cache_dir``: a DCASE 2018 Task 4 root (its subsets, 10 s clips), a
+    folder with one sub-folder per class and an optional ``unlabeled/`` one (see
+    :func:`~sktriplet.datasets.load_audio_folder`), or a CSV/TSV metadata file
+    (see :func:`~sktriplet.datasets.load_weak_labels`; missing audio files are
+    skipped with a warning). Own data is split by :func:`split_labeled` with
+    ``seed`` and its clips padded or cropped to :func:`clip_seconds`.
     """
     kind = _data_kind(data)
     if kind == "features":
         arrays = _read_features(data)
+        preparation = {"kind": kind}
+        if arrays["X"].dtype == np.float16:
+            # Rounded features give other results: not comparable with float32 runs.
+            preparation["feature_dtype"] = str(arrays["X"].dtype)
         return ExperimentData(
             X=arrays["X"],
             y=arrays["y"],
             subset=arrays["subset"].astype(str),
             classes=arrays["classes"],
             root=Path(data),
-            preparation={"kind": kind},
+            preparation=preparation,
         )
     if kind == "dcase":
         check_layout(data)
