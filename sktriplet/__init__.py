@@ -35,6 +35,7 @@ from .sampling import (
 )
 
 __all__ = [
+    "AcceleratedTripletEmbedder",
     "CRNNTagger",
     "ExampleMixing",
     "GaussianNoise",
@@ -62,6 +63,7 @@ __all__ = [
 
 #: Names loaded on first access: they import torch.
 _LAZY = {
+    "AcceleratedTripletEmbedder": ".embedding",
     "TripletEmbedder": ".embedding",
     "CRNNTagger": ".tagging",
     "SequenceTagger": ".tagging",

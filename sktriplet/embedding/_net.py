@@ -102,8 +102,12 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         ]
         return callbacks
 
+    def _data_device(self):
+        """Where batches go (an accelerated net's ``device`` is None in training)."""
+        return self.device
+
     def _device_type(self) -> str:
-        return torch.device(self.device).type
+        return torch.device(self._data_device()).type
 
     def autocast(self):
         """Autocast context for the configured ``amp_dtype`` (no-op if None)."""
@@ -122,9 +126,12 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         return super().get_iterator(dataset, training=training)
 
     def infer(self, x, **fit_params):
-        xb = x.x.to(self.device, non_blocking=True)
+        xb = x.x.to(self._data_device(), non_blocking=True)
         with self.autocast():
-            return self.module_.embed_segments(xb)
+            return self._embed_segments(xb)
+
+    def _embed_segments(self, xb):
+        return self.module_.embed_segments(xb)
 
     def get_loss(self, y_pred, y_true=None, X=None, training=False):
         batch = X
@@ -146,18 +153,23 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         self.history.record_batch(f"{prefix}_active", float(active))
         head = getattr(self, "head_", None)
         if head is not None:
-            labels = batch.labels.to(device, non_blocking=True)
-            # labelled anchors; on the device (utils' labeled_mask is numpy)
-            rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
-            if len(rows):
-                class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    head(emb[anchor[rows]]), labels[rows]
-                )
-                self.history.record_batch(
-                    f"{prefix}_class_loss", float(class_loss.detach())
-                )
+            class_loss = self._classification_loss(head, emb, batch, anchor, prefix)
+            if class_loss is not None:
                 loss = loss + self.classification_weight * class_loss
         return loss
+
+    def _classification_loss(self, head, emb, batch, anchor, prefix):
+        """Cross-entropy of the labelled anchors' labels (None without any)."""
+        labels = batch.labels.to(emb.device, non_blocking=True)
+        # labelled anchors; on the device (utils' labeled_mask is numpy)
+        rows = torch.nonzero((labels >= 0).all(1)).squeeze(1)
+        if not len(rows):
+            return None
+        class_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            head(emb[anchor[rows]]), labels[rows]
+        )
+        self.history.record_batch(f"{prefix}_class_loss", float(class_loss.detach()))
+        return class_loss
 
     def _triplet_loss(self, emb, batch, anchor, positive):
         """Triplet loss, the missing negatives mined semi-hard in the batch."""
