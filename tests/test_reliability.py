@@ -148,10 +148,15 @@ def _cli_error(argv, capsys):
 
 
 def test_features_out_is_a_folder_fails_before_extracting(dcase_root, tmp_path, capsys):
-    argv = ["features", str(dcase_root), "--out", str(tmp_path)]
+    # a folder --out is a feature store: one holding other files is never replaced
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    argv = ["features", str(dcase_root), "--out", str(out)]
     code, err = _cli_error(argv, capsys)
     assert code == 1
-    assert len(err) == 1 and "is a folder, expected a file path" in err[0]
+    assert len(err) == 1 and "is a folder that is not a feature store" in err[0]
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert "Traceback" not in "\n".join(err)
 
 

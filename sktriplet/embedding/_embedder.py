@@ -363,6 +363,7 @@ or list of arrays of shape (n_frames_i, n_mels)
         data, seed, rng = self._training_segments(
             X3, lengths, Y, sampler, device, reset
         )
+        del X3  # the pooled clips: training reads only their segments
         train_table, valid_table = self._triplet_tables(data, sampler, rng)
         n_classes = 0 if Y is None else Y.shape[1]
         net = self._make_or_update_net(

@@ -11,6 +11,7 @@ from skorch.callbacks import ProgressBar
 
 from ..nn import ConvEmbedding
 from ..sampling import get_sampler, seed_unset_random_states
+from ..utils._chunks import iter_chunks
 from ..utils._labels import check_semi_supervised_y, labeled_mask
 from ..utils._scaling import fit_standardization
 from ..utils._seeding import private_generator, seeded_init
@@ -105,13 +106,18 @@ def segment_labels(Y, X3, lengths, clip_index, steps, weak_label_share):
     """Clip labels of the segments; only the loudest share of a clip's keep them.
 
     ``X3`` are the pooled (not standardized) clips; a clip's other segments become
-    unlabelled (rows of ``-1``).
+    unlabelled (rows of ``-1``). A memory-mapped ``X3`` is read a chunk at a time.
     """
     if Y is None:
         return np.full((len(clip_index), 0), -1, np.int8)
     labels = Y[clip_index]
     if weak_label_share < 1:
-        loud = segment_loudness(X3, steps, lengths)
+        if lengths is None:  # one clip's loudness does not depend on the others
+            loud = np.concatenate(
+                [segment_loudness(chunk, steps) for _, chunk in iter_chunks(X3)]
+            )
+        else:
+            loud = segment_loudness(X3, steps, lengths)
         quiet = ~loudest_segments(loud, clip_index, weak_label_share)
         labels[quiet & labeled_mask(labels)] = -1
     return labels
@@ -181,7 +187,7 @@ class TripletFitMixin:
         Returns the :class:`TrainingSegments`, the seed of the network and
         dropout, and the generator of the triplets.
         """
-        segments, clip_index, start_time = self._segment(self._standardize(X3), lengths)
+        segments, clip_index, start_time = self._standardized_segments(X3, lengths)
         check_enough_segments(len(segments), self.segment_frames, self.batch_size)
         seg_labels = segment_labels(
             Y, X3, lengths, clip_index, self._segment_steps(), self.weak_label_share
@@ -240,8 +246,11 @@ class TripletFitMixin:
         """
         if self.random_state is not None:
             seed_unset_random_states(sampler, data.base_seed)
+        # All segments (no validation split): the array itself, not a copy of it.
+        everything = len(idx) == len(data.segments)
+        segments = data.segments if everything else data.segments[idx]
         sampler.fit(
-            data.segments[idx],
+            segments,
             data.labels[idx],
             clip_index=data.clip_index[idx],
             start_time=data.start_time[idx],
@@ -249,7 +258,7 @@ class TripletFitMixin:
         if fixed:
             rng = np.random.default_rng(rng.integers(np.iinfo(np.int32).max))
         return SegmentTable(
-            data.segments[idx],
+            segments,
             data.clip_index[idx],
             data.labels[idx],
             sampler,

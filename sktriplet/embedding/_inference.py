@@ -9,6 +9,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ..features import pool_frames, segment
+from ..utils._chunks import iter_chunks
 from ..utils._inference import predict_in_chunks
 from ..utils._scaling import standardize
 from ..utils._validation import length_groups, split_clips, validate_clips
@@ -68,7 +69,11 @@ class EmbedderInferenceMixin:
         """Mean of every ``frame_pool`` input frames (a shorter tail is one step).
 
         Returns the pooled clips and their lengths in steps (None if all equal).
+        With ``frame_pool=1`` a memory-mapped ``X3`` is returned as it is, to be
+        read a chunk at a time by the next steps.
         """
+        if self.frame_pool == 1:
+            return X3, lengths
         pooled = pool_frames(X3, self.frame_pool, keep_partial=True, lengths=lengths)
         return pooled, None if lengths is None else -(-lengths // self.frame_pool)
 
@@ -79,6 +84,26 @@ class EmbedderInferenceMixin:
             frame_seconds=FRAME_SECONDS * self.frame_pool,
             lengths=lengths,
         )
+
+    def _standardized_segments(self, X3, lengths):
+        """Segments of pooled clips ``X3``, standardized, a chunk of clips at a time.
+
+        Only the segments are held in memory, never a standardized copy of a
+        memory-mapped ``X3`` whole. Returns segments, clip index, start times.
+        """
+        if lengths is not None:  # padded clips from a list: already in memory
+            return self._segment(self._standardize(X3), lengths)
+        size = self._segment_steps()
+        n_clips, n_steps, n_mels = X3.shape
+        per_clip = n_steps // size
+        segments = np.empty((n_clips * per_clip, size, n_mels), dtype=np.float32)
+        clip_index, start_time = [], []
+        for rows, chunk in iter_chunks(X3):
+            segs, clips, starts = self._segment(self._standardize(chunk))
+            segments[rows.start * per_clip : rows.stop * per_clip] = segs
+            clip_index.append(clips + rows.start)
+            start_time.append(starts)
+        return segments, np.concatenate(clip_index), np.concatenate(start_time)
 
     # -- inference ---------------------------------------------------------------
     def _standardize(self, X3):
@@ -125,11 +150,24 @@ or list of arrays of shape (ceil(n_frames_i / frame_pool), embedding_dim)
         """
         check_is_fitted(self, "net_")
         X3, lengths, form = self._check_X(X, reset=False)
-        X3, lengths = self._pool(X3, lengths)
-        E = self._embed_steps(self._standardize(X3), lengths)
+        if lengths is None:
+            E = self._embed_chunks(X3)
+        else:
+            X3, lengths = self._pool(X3, lengths)
+            E = self._embed_steps(self._standardize(X3), lengths)
         if form == "list":
             return split_clips(E, lengths)
         return E.reshape(len(E), -1) if form == "2d" else E
+
+    def _embed_chunks(self, X3):
+        """Frame embeddings of equally long clips, pooled and standardized a chunk
+        of clips at a time (a memory-mapped ``X3`` is never copied whole)."""
+        n_steps = -(-X3.shape[1] // self.frame_pool)
+        E = np.empty((len(X3), n_steps, self.embedding_dim_), dtype=np.float32)
+        for rows, chunk in iter_chunks(X3):
+            pooled, _ = self._pool(chunk)
+            E[rows] = self._embed_steps(self._standardize(pooled), None)
+        return E
 
     def _embed_steps(self, Xs, lengths):
         """Frame embeddings of pooled, standardized clips (zero past their lengths).
@@ -180,7 +218,18 @@ or list of arrays of shape (n_frames_i, n_mels)
         X3, lengths, _ = self._check_X(X, reset=False)
         if lengths is not None:
             check_clip_lengths(X3, lengths, self.segment_frames)
-        X3, lengths = self._pool(X3, lengths)
-        segments, clip_index, start_time = self._segment(self._standardize(X3), lengths)
-        S = self._run(segments, pooled=True)
+        if lengths is None:  # a chunk of clips at a time
+            parts = []
+            for rows, chunk in iter_chunks(X3):
+                pooled, _ = self._pool(chunk)
+                segments, clips, starts = self._segment(self._standardize(pooled))
+                S = self._run(segments, pooled=True)
+                parts.append((S, clips + rows.start, starts))
+            S, clip_index, start_time = (np.concatenate(p) for p in zip(*parts))
+        else:
+            X3, lengths = self._pool(X3, lengths)
+            segments, clip_index, start_time = self._segment(
+                self._standardize(X3), lengths
+            )
+            S = self._run(segments, pooled=True)
         return (S, clip_index, start_time) if return_index else S

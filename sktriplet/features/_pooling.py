@@ -7,6 +7,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from ..utils._chunks import iter_chunks
 from ..utils._sklearn_compat import Interval
 from ..utils._validation import (
     check_clip_array,
@@ -41,6 +42,13 @@ def pool_frames(
     Returns
     -------
     ndarray of shape (n_clips, n_blocks, n_features), float32
+        ``X3`` itself when ``size=1`` and it is float32 (or a float32 copy).
+
+    Notes
+    -----
+    Clips are pooled a chunk of clips at a time, so a memory-mapped ``X3``
+    (``np.load(path, mmap_mode="r")``, float32 or float16) is read in pieces and
+    never copied whole; only the pooled result is held in memory.
 
     Examples
     --------
@@ -52,17 +60,29 @@ def pool_frames(
     >>> pool_frames(X, 2, keep_partial=True)[0, :, 0].tolist()
     [0.5, 2.5, 4.0]
     """
-    if size == 1:
+    if size == 1 and X3.dtype == np.float32:
         return X3
     if lengths is not None:
         return _pool_by_length(X3, size, keep_partial, np.asarray(lengths))
+    n_clips, n_frames, n_features = X3.shape
+    n_blocks = -(-n_frames // size) if keep_partial else n_frames // size
+    out = np.empty((n_clips, n_blocks, n_features), dtype=np.float32)
+    for rows, chunk in iter_chunks(X3):
+        out[rows] = _pool_chunk(chunk, size, keep_partial)
+    return out
+
+
+def _pool_chunk(X3, size, keep_partial):
+    """:func:`pool_frames` of an in-memory float32 chunk of clips."""
+    if size == 1:
+        return X3
     n_clips, n_frames, n_features = X3.shape
     n_full = n_frames // size * size
     pooled = X3[:, :n_full].reshape(n_clips, -1, size, n_features).mean(axis=2)
     if keep_partial and n_full < n_frames:
         tail = X3[:, n_full:].mean(axis=1, keepdims=True)
         pooled = np.concatenate([pooled, tail], axis=1)
-    return pooled.astype(np.float32, copy=False)
+    return pooled
 
 
 def _pool_by_length(X3, size, keep_partial, lengths):
@@ -138,7 +158,7 @@ of shape (n_frames_i, n_features)
     def _check_X(self, X):
         if is_clip_list(X):
             return check_clip_list(X)
-        return check_clip_array(X, n_features=self.n_features), None
+        return check_clip_array(X, n_features=self.n_features, keep_mapped=True), None
 
     def transform(self, X):
         """Average blocks of ``size`` frames.

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..features import pool_frames
 from ..metrics import macro_f1_scorer
+from ..utils._chunks import is_file_backed, iter_chunks
 from ..utils._device import resolve_device
 from ..utils._inference import predict_in_chunks
 from ..utils._interrupt import ON_INTERRUPT, discard_fitted_state
@@ -162,7 +163,9 @@ or list of arrays of shape (n_frames_i, n_features)
         self._validate_params()
         X3, lengths, Y, classes, is_1d = self._labelled_training_data(X, y)
         self._learn_standardization(real_frames(X3, lengths))
-        X3 = self._standardized(X3)
+        if self.feature_mean_ is not None:  # X3 is this fit's own copy
+            np.subtract(X3, self.feature_mean_, out=X3)
+            np.divide(X3, self.feature_std_, out=X3)
         self._warn_never_positive(Y, classes)
         self._checked_threshold(None if is_1d else Y.shape[1])
         self.module_, self.history_ = self._train(X3, lengths, Y, classes, is_1d)
@@ -190,7 +193,7 @@ or list of arrays of shape (n_frames_i, n_features)
         elif Y.shape[1] == 0:
             raise ValueError("y has no class column.")
         lengths = None if lengths is None else lengths[mask]
-        return X3[mask], lengths, Y[mask], classes, is_1d
+        return _rows_copy(X3, mask), lengths, Y[mask], classes, is_1d
 
     @staticmethod
     def _warn_never_positive(Y, classes):
@@ -274,16 +277,32 @@ or list of arrays of shape (n_frames_i, n_features)
     def _clip_proba(self, X):
         check_is_fitted(self, "module_")
         X3, lengths = self._validate_X(X, reset=False)
-        X3 = self._standardized(X3)
         device = resolve_device(self.device)
         module = self.module_
         if device != "cpu":
             module = copy.deepcopy(module).to(device)
         module.eval()
         chunk = max(self.batch_size, 256)
-        proba = predict_in_chunks(
-            module, X3, chunk_size=chunk, device=device, lengths=lengths
-        ).astype(np.float64)
+        if lengths is None:  # standardized a chunk of clips at a time
+            proba = np.concatenate(
+                [
+                    predict_in_chunks(
+                        module,
+                        self._standardized(part),
+                        chunk_size=chunk,
+                        device=device,
+                    )
+                    for _, part in iter_chunks(X3)
+                ]
+            ).astype(np.float64)
+        else:
+            proba = predict_in_chunks(
+                module,
+                self._standardized(X3),
+                chunk_size=chunk,
+                device=device,
+                lengths=lengths,
+            ).astype(np.float64)
         if not self.multilabel_:
             proba /= proba.sum(axis=1, keepdims=True)
         return proba
@@ -400,3 +419,16 @@ or list of arrays of shape (n_frames_i, n_features)
         tags.target_tags.multi_output = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _rows_copy(X3, mask):
+    """``X3[mask]`` as float32; a memory-mapped ``X3`` is read a chunk at a time."""
+    if not is_file_backed(X3) and X3.dtype == np.float32:
+        return X3[mask]
+    out = np.empty((int(mask.sum()),) + X3.shape[1:], dtype=np.float32)
+    pos = 0
+    for rows, chunk in iter_chunks(X3):
+        keep = chunk[mask[rows]]
+        out[pos : pos + len(keep)] = keep
+        pos += len(keep)
+    return out

@@ -15,7 +15,8 @@ def predict_in_chunks(forward, x, *, chunk_size, device, lengths=None):
         ``forward(xb)``, or ``forward(xb, lengths_b)`` when ``lengths`` is given,
         returning a tensor whose first axis follows ``xb``'s.
     x : ndarray of shape (n, ...)
-        Inputs; each chunk is copied to ``device``.
+        Inputs; each chunk is copied to ``device`` (float16 chunks, e.g. of a
+        memory-mapped file, as float32).
     chunk_size : int
         Rows per call of ``forward``.
     device : str or torch.device
@@ -32,7 +33,9 @@ def predict_in_chunks(forward, x, *, chunk_size, device, lengths=None):
     with torch.inference_mode():
         for start in range(0, len(x), chunk_size):
             stop = start + chunk_size
-            xb = torch.from_numpy(np.ascontiguousarray(x[start:stop]))
+            part = x[start:stop]
+            dtype = np.float32 if part.dtype == np.float16 else None
+            xb = torch.from_numpy(np.ascontiguousarray(part, dtype=dtype))
             args = [xb.to(device, non_blocking=True)]
             if lengths is not None:
                 args.append(torch.from_numpy(lengths[start:stop]))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_array
 
+from ._chunks import count_nonfinite, is_file_backed
 from ._sklearn_compat import validate_data
 
 
@@ -169,19 +170,28 @@ def validate_clips(estimator, X, *, reset, n_features=None, check_nd=False):
         return X3, lengths, "list"
     X = as_clip_array(X, "X")
     ndim = len(X.shape)
+    # A memory-mapped X is checked by check_clip_array a chunk at a time:
+    # check_array would convert (copy) or scan it whole.
+    mapped = ndim >= 2 and isinstance(X, np.ndarray) and is_file_backed(X)
     if ndim <= 2:  # 1-D gets scikit-learn's "Reshape your data" error
         if reset or getattr(estimator, "_fit_2d", False):
-            X = validate_data(estimator, X, reset=reset, dtype=[np.float32, np.float64])
-        else:
+            X = validate_data(
+                estimator,
+                X,
+                reset=reset,
+                dtype=[np.float32, np.float64],
+                skip_check_array=mapped,
+            )
+        elif not mapped:
             X = check_array(X, dtype=[np.float32, np.float64])
         if reset:
             estimator._fit_2d = True
     else:
-        if check_nd:
+        if check_nd and not mapped:
             X = check_array(X, allow_nd=True, dtype=[np.float32, np.float64])
         if reset:
             _forget_2d(estimator)
-    X3 = check_clip_array(X, n_features=n_features, name="X")
+    X3 = check_clip_array(X, n_features=n_features, name="X", keep_mapped=True)
     return X3, None, "2d" if ndim == 2 else "3d"
 
 
@@ -198,6 +208,7 @@ def check_clip_array(
     name: str = "X",
     dtype=np.float32,
     lengths=None,
+    keep_mapped: bool = False,
 ) -> np.ndarray:
     """Return ``X`` as a finite float 3-D array ``(n_clips, n_frames, n_features)``.
 
@@ -215,6 +226,11 @@ def check_clip_array(
     lengths : array-like of int of shape (n_clips,), default=None
         Real frames of each clip of a padded ``X``, each in ``[1, n_frames]``;
         only they must be finite. ``None``: every frame is real.
+    keep_mapped : bool, default=False
+        Return a memory-mapped floating-point ``X`` (``np.load(path,
+        mmap_mode="r")``) as a 3-D view of the file, in its own dtype, instead of
+        a converted copy; it is checked a chunk of clips at a time, and the caller
+        reads it so (:func:`~sktriplet.utils._chunks.iter_chunks`).
     """
     if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
         raise TypeError(
@@ -242,11 +258,12 @@ def check_clip_array(
             f"{name} has an empty dimension (shape {X.shape}); need at least one "
             "clip, one frame and one feature."
         )
-    X = np.ascontiguousarray(X, dtype=dtype)
+    if not (keep_mapped and X.dtype.kind == "f" and is_file_backed(X)):
+        X = np.ascontiguousarray(X, dtype=dtype)
     if lengths is not None:
         lengths = check_lengths(lengths, X)
-    real = X if lengths is None else X[frame_mask(lengths, X.shape[1])]
-    if not np.isfinite(real).all():
-        n_bad = int((~np.isfinite(real)).sum())
+    # Chunk by chunk: no boolean array (or copy of the real frames) as big as X.
+    n_bad = count_nonfinite(X, lengths=lengths)
+    if n_bad:
         raise ValueError(f"{name} contains NaN or infinity ({n_bad} values).")
     return X
