@@ -1,6 +1,6 @@
 """Nearest-neighbour positives in input space (the paper's S3).
 
-The search itself (exact blocked or hnswlib over a PCA projection) lives in
+The search itself (exact blocked, or hnswlib or faiss over a PCA projection) lives in
 :mod:`._knn`; this module holds the rule.
 """
 
@@ -16,6 +16,7 @@ from ..utils._sklearn_compat import Interval, StrOptions
 from ._farther import farther_than, pair_distances, transform_distances
 from ._knn import (  # noqa: F401  (re-exported for the former import path)
     exact_knn,
+    faiss_candidates,
     hnsw_candidates,
     nearest_neighbors,
     pca_project,
@@ -67,10 +68,16 @@ class NearestPositive(PositiveRule):
         live in that space) instead of the input space. With
         ``farther_than_transform`` the candidates found there are re-ranked by their
         exact input-space distance.
-    method : {"auto", "exact", "hnsw"}, default="auto"
+    method : {"auto", "exact", "hnsw", "faiss"}, default="auto"
         ``"auto"`` = exact below about 2e11 multiply-adds, hnswlib above.
+        ``"faiss"`` = a faiss inverted-file index (IVF-Flat, IVF-PQ for the largest
+        sets) over the same PCA projection as ``"hnsw"``, its ``nprobe`` tuned on a
+        sample to find the exact nearest segment 98% of the time; it builds far
+        faster than hnswlib at millions of segments. Needs the optional faiss-cpu
+        (``pip install "sktriplet[faiss]"``).
     n_candidates : int, default=16
-        Approximate candidates per anchor re-ranked exactly (``"hnsw"``). With
+        Approximate candidates per anchor re-ranked exactly (``"hnsw"``,
+        ``"faiss"``). With
         ``farther_than_transform``, also the number of nearest candidates (any
         method) among which a segment farther than the transformed anchor is
         looked for.
@@ -84,7 +91,7 @@ class NearestPositive(PositiveRule):
         possible transform are unconstrained. Example mixing treats the features as
         dB, as :func:`make_positives` does without ``feature_mean``/``feature_std``.
     random_state : int, RandomState instance or None, default=None
-        Seeds the PCA, the hnswlib index and the transforms of
+        Seeds the PCA, the hnswlib or faiss index and the transforms of
         ``farther_than_transform``.
 
     Attributes
@@ -139,7 +146,7 @@ class NearestPositive(PositiveRule):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "exclude_same_clip": ["boolean"],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "method": [StrOptions({"auto", "exact", "hnsw"})],
+        "method": [StrOptions({"auto", "exact", "hnsw", "faiss"})],
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
         "farther_than_transform": [
             "boolean", Transform, TransformPositive, list, tuple, None
