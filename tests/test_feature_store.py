@@ -98,6 +98,12 @@ def test_reading_never_writes_the_store(tmp_path, clips):
     # float16 features are rounded: runs on them are not mixed with float32 runs
     assert data.preparation == {"kind": "features", "feature_dtype": "float16"}
     np.testing.assert_array_equal(data.X[data.rows("weak")], store.X[:4])
+    # reproduce's cells take consecutive subsets as views of the map, not copies
+    weak = data.clips(data.rows("weak"))
+    assert isinstance(weak, np.memmap) and np.shares_memory(weak, data.X)
+    np.testing.assert_array_equal(weak, data.X[data.rows("weak")])
+    spread = data.clips(np.array([0, 2]))
+    assert not np.shares_memory(spread, data.X)
     del store, data
     assert (_sha(x_file), os.stat(x_file).st_mtime_ns) == before
 

@@ -63,6 +63,17 @@ class ExperimentData:
     def rows(self, *subsets: str) -> np.ndarray:
         return np.flatnonzero(np.isin(self.subset, subsets))
 
+    def clips(self, rows: np.ndarray) -> np.ndarray:
+        """``X[rows]``; consecutive rows as a view, not a copy.
+
+        A feature store keeps its subsets in consecutive rows, so the clips of a
+        memory-mapped ``X`` stay on disk (the estimators read them in chunks).
+        """
+        rows = np.asarray(rows)
+        if len(rows) and np.array_equal(rows, np.arange(rows[0], rows[0] + len(rows))):
+            return self.X[rows[0] : rows[0] + len(rows)]
+        return self.X[rows]
+
     def describe(self) -> dict:
         names, counts = np.unique(self.subset, return_counts=True)
         return {str(n): int(c) for n, c in zip(names, counts)}

@@ -252,7 +252,7 @@ def _run_cell_one_thread(cell, data, config):
 def _save_segment_embeddings(out, method, embedder, data, seed, max_segments=1500):
     """Embeddings of eval segments (a random subset) for the t-SNE figure."""
     rows = data.rows("eval")
-    Z = embedder.transform_segments(data.X[rows])
+    Z = embedder.transform_segments(data.clips(rows))
     per_clip = len(Z) // len(rows)
     y = np.repeat(data.y[rows], per_clip, axis=0)
     keep = np.random.default_rng(seed).permutation(len(Z))[:max_segments]

@@ -214,9 +214,9 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     test, evaluation = data.rows("test"), data.rows("eval")
 
     start = time.perf_counter()
-    pipe = make_pipeline(cell, config, data.X[test], data.y[test])
-    pipe.fit(data.X[train], y_train)
-    y_pred = pipe.predict(data.X[evaluation])
+    pipe = make_pipeline(cell, config, data.clips(test), data.y[test])
+    pipe.fit(data.clips(train), y_train)
+    y_pred = pipe.predict(data.clips(evaluation))
     seconds = time.perf_counter() - start
     embedder = pipe.named_steps.get("emb")
     if embedder is None:
