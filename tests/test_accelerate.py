@@ -110,6 +110,10 @@ def _worker(data_path, out_dir, overrides="{}"):
     if rank == 0:
         with open(os.path.join(out_dir, "model.pkl"), "wb") as f:
             pickle.dump(emb, f)
+    # as the docs' recipe does: a process group left to the interpreter's exit
+    # can abort it ("terminate called without an active exception")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _free_port():
