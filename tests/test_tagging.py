@@ -228,6 +228,20 @@ def test_per_class_threshold():
         clf.predict(X)
 
 
+@pytest.mark.parametrize("one_column", [False, True])
+def test_predict_from_proba_is_predict(one_column):
+    X, y = _data()
+    if one_column:
+        y = y[:, 0]
+    clf = _tagger(SequenceTagger, threshold=[0.3, 0.5, 0.7] if y.ndim == 2 else 0.5)
+    clf.fit(X, y)
+    np.testing.assert_array_equal(
+        clf.predict_from_proba(clf.predict_proba(X)), clf.predict(X)
+    )
+    with pytest.raises(ValueError, match="proba must have shape"):
+        clf.predict_from_proba(np.zeros((2, 5)))
+
+
 @pytest.mark.parametrize(
     "params, err",
     [

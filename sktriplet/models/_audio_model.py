@@ -184,8 +184,10 @@ class AudioModel:
 
     def tag_decision(self, proba: np.ndarray) -> np.ndarray:
         """Tag decisions (0/1 per class) of :meth:`tag_proba` probabilities."""
-        thr = self.tagger._checked_threshold(len(self.classes))
-        return (np.asarray(proba) > thr).astype(np.int64)
+        decided = self.tagger.predict_from_proba(np.atleast_2d(proba))[0]
+        if not self.tagger.multilabel_:  # a 1-D fit names one class per clip
+            decided = (self.tagger.classes_ == decided).astype(np.int64)
+        return decided
 
     # -- files ---------------------------------------------------------------------
     def save(self, path) -> Path:

@@ -364,7 +364,32 @@ or list of arrays of shape (n_frames_i, n_features)
             Multi-label fit: 0/1 indicator ``predict_proba(X) > threshold``.
             1-D fit: the class of largest probability.
         """
-        proba = self._clip_proba(X)
+        return self.predict_from_proba(self._clip_proba(X))
+
+    def predict_from_proba(self, proba):
+        """The predictions that :meth:`predict` makes from these probabilities.
+
+        Lets a caller that already holds :meth:`predict_proba` (e.g. per file, per
+        window) take the tagger's decisions without running the network again.
+
+        Parameters
+        ----------
+        proba : array-like of shape (n_clips, n_classes)
+            Clip probabilities, as :meth:`predict_proba` returns them.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_clips, n_classes) or (n_clips,)
+            Multi-label fit: 0/1 indicator ``proba > threshold``. 1-D fit: the
+            class of largest probability.
+        """
+        check_is_fitted(self)
+        proba = np.asarray(proba, dtype=float)
+        if proba.ndim != 2 or proba.shape[1] != len(self.classes_):
+            raise ValueError(
+                f"proba must have shape (n_clips, {len(self.classes_)}); got "
+                f"{proba.shape}."
+            )
         if self.multilabel_:
             thr = self._checked_threshold(len(self.classes_))
             return (proba > thr).astype(np.int64)
