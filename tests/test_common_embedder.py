@@ -9,7 +9,6 @@ training, persistence) in a few seconds.
 import warnings
 
 import pytest
-import torch
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktriplet.embedding import TripletEmbedder
@@ -31,14 +30,11 @@ def _estimators():
 
 
 @pytest.fixture(autouse=True)
-def _quiet_one_thread():
+def _quiet_one_thread(one_torch_thread):
     # tiny networks: thread hand-offs cost more than they save on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*anchors were skipped")
         yield
-    torch.set_num_threads(n)
 
 
 @parametrize_with_checks(

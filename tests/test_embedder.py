@@ -31,14 +31,11 @@ N_MELS = 16
 
 
 @pytest.fixture(autouse=True)
-def _quiet_one_thread():
+def _quiet_one_thread(one_torch_thread):
     # tiny networks: thread hand-offs cost more than they save on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*anchors were skipped")
         yield
-    torch.set_num_threads(n)
 
 
 def make_data(n_clips=8, n_frames=40, n_mels=N_MELS, seed=0):

@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from sklearn.base import clone
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -30,15 +29,12 @@ TAGGERS = [SequenceTagger, CRNNTagger]
 
 
 @pytest.fixture(autouse=True)
-def _quiet_one_thread():
+def _quiet_one_thread(one_torch_thread):
     # tiny networks: thread hand-offs cost more than they save on a shared CPU
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*anchors were skipped")
         warnings.filterwarnings("ignore", message=".*never positive")
         yield
-    torch.set_num_threads(n)
 
 
 def ragged_clips(lengths=LENGTHS, n_mels=N_MELS, seed=0):
