@@ -101,9 +101,14 @@ def _print_summary(data, X=None) -> None:
     for name, n in zip(data.classes, labeled.sum(axis=0)):
         print(f"{name:<{width}}  {int(n)}")
     if X is not None:
+        from .utils._chunks import iter_chunks
+
+        # chunk by chunk: a feature store's X may be bigger than memory
+        ranges = [(c.min(), c.max()) for _, c in iter_chunks(X, dtype=X.dtype)]
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
         print(
             f"features: {X.shape} {X.dtype}, {X.nbytes / 2**20:.1f} MiB, "
-            f"range [{X.min():.1f}, {X.max():.1f}] dB"
+            f"range [{low:.1f}, {high:.1f}] dB"
         )
 
 
