@@ -88,7 +88,19 @@ class FeatureStore:
 
 
 def is_feature_store(path) -> bool:
-    """Whether ``path`` is a folder written by :func:`write_feature_store`."""
+    """Whether ``path`` is a folder written by :func:`write_feature_store`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file or folder.
+
+    Returns
+    -------
+    bool
+        True when ``path`` holds a store's ``store.json``, complete or not
+        (:func:`open_feature_store` opens complete stores only).
+    """
     return (Path(path) / _INFO).is_file()
 
 
