@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..features import pool_frames
 from ..metrics import macro_f1_scorer
+from ..nn._mean_teacher import MeanTeacher
 from ..utils._chunks import is_file_backed, iter_chunks
 from ..utils._device import resolve_device
 from ..utils._inference import predict_in_chunks
@@ -44,6 +45,9 @@ from ..utils._seeding import private_generator, seeded_init
 from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._validation import real_frames, validate_clips
 from ._training import compute_class_weight_vector, make_tagger_net
+
+#: Share of the training steps over which the consistency weight ramps up.
+RAMPUP_SHARE = 0.3
 
 #: Frames per clip that ``frame_pool="auto"`` aims at (10 s clips: 0.1 s a frame).
 AUTO_POOL_FRAMES = 100
@@ -84,6 +88,9 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
             StrOptions({"auto"}),
         ],
         "on_interrupt": [StrOptions(set(ON_INTERRUPT))],
+        "consistency": [Interval(Real, 0, None, closed="left")],
+        "teacher_decay": [Interval(Real, 0, 1, closed="neither")],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
     }
 
     @abstractmethod
@@ -161,20 +168,25 @@ or list of arrays of shape (n_frames_i, n_features)
 
     def _fit(self, X, y):
         self._validate_params()
-        X3, lengths, Y, classes, is_1d = self._labelled_training_data(X, y)
+        X3, lengths, Y, classes, is_1d, unlabeled = self._training_data(X, y)
         self._learn_standardization(real_frames(X3, lengths))
         if self.feature_mean_ is not None:  # X3 is this fit's own copy
-            np.subtract(X3, self.feature_mean_, out=X3)
-            np.divide(X3, self.feature_std_, out=X3)
+            for clips in (X3,) if unlabeled is None else (X3, unlabeled[0]):
+                np.subtract(clips, self.feature_mean_, out=clips)
+                np.divide(clips, self.feature_std_, out=clips)
         self._warn_never_positive(Y, classes)
         self._checked_threshold(None if is_1d else Y.shape[1])
-        self.module_, self.history_ = self._train(X3, lengths, Y, classes, is_1d)
+        self.module_, self.history_ = self._train(
+            X3, lengths, Y, classes, is_1d, unlabeled
+        )
         self.classes_ = classes
         self.multilabel_ = not is_1d
         return self
 
-    def _labelled_training_data(self, X, y):
-        """The labelled clips of ``(X, y)``: clips, lengths, targets, classes, 1-D?"""
+    def _training_data(self, X, y):
+        """The labelled clips of ``(X, y)``: clips, lengths, targets, classes, 1-D?,
+        and the unlabelled ``(clips, lengths)`` when a mean teacher uses them
+        (``consistency > 0`` and unlabelled rows present), else None."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -192,8 +204,14 @@ or list of arrays of shape (n_frames_i, n_features)
             check_classification_targets(np.asarray(y)[mask])
         elif Y.shape[1] == 0:
             raise ValueError("y has no class column.")
+        unlabeled = None
+        if self.consistency > 0 and not mask.all():
+            unlabeled = (
+                _rows_copy(X3, ~mask),
+                None if lengths is None else lengths[~mask],
+            )
         lengths = None if lengths is None else lengths[mask]
-        return _rows_copy(X3, mask), lengths, Y[mask], classes, is_1d
+        return _rows_copy(X3, mask), lengths, Y[mask], classes, is_1d, unlabeled
 
     @staticmethod
     def _warn_never_positive(Y, classes):
@@ -207,8 +225,12 @@ or list of arrays of shape (n_frames_i, n_features)
                 stacklevel=4,
             )
 
-    def _train(self, X3, lengths, Y, classes, is_1d):
-        """Train the network on standardized clips; returns (module, history)."""
+    def _train(self, X3, lengths, Y, classes, is_1d, unlabeled=None):
+        """Train the network on standardized clips; returns (module, history).
+
+        With ``unlabeled`` clips the network is the student of a mean teacher,
+        and the teacher is the network returned.
+        """
         activation = "softmax" if is_1d else "sigmoid"
         w = compute_class_weight_vector(self.class_weight, Y, classes, is_1d)
         weight = None if w is None else torch.as_tensor(w, dtype=torch.float32)
@@ -231,9 +253,18 @@ or list of arrays of shape (n_frames_i, n_features)
         with seeded_init(seed, device):
             net.initialize()
             self._init_module(net.module_)
+        if unlabeled is not None:
+            # The optimizer already holds the student's parameters.
+            net.module_ = MeanTeacher(net.module_, decay=self.teacher_decay)
+            net.set_unlabeled(*unlabeled)
+            steps_per_epoch = -(-len(X3) // self.batch_size)
+            net.rampup_steps = int(RAMPUP_SHARE * self.max_epochs * steps_per_epoch)
         with private_generator(seed):
             net.partial_fit(self._as_net_input(X3, lengths), target)
-        return net.module_.to("cpu").eval(), net.history
+        module = net.module_
+        if isinstance(module, MeanTeacher):
+            module = module.teacher.requires_grad_(True)
+        return module.to("cpu").eval(), net.history
 
     def _fit_callbacks(self):
         """Copies of ``callbacks``; those that score inputs get the tagger's steps.
@@ -431,6 +462,9 @@ or list of arrays of shape (n_frames_i, n_features)
             ("frame_pool", 1),
             ("weight_decay", 0.0),
             ("on_interrupt", "raise"),
+            ("consistency", 0.0),
+            ("teacher_decay", 0.99),
+            ("input_noise", 0.0),
         )
         for name, value in old:
             state.setdefault(name, value)

@@ -10,12 +10,16 @@ from ..nn import CRNN
 from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
 from ._base import BaseTagger
-from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES
+from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES, mean_teacher_params
 
 __all__ = ["CRNNTagger"]
 
 
-@Substitution(threads_notes=THREADS_NOTES, on_interrupt=ON_INTERRUPT_PARAM)
+@Substitution(
+    threads_notes=THREADS_NOTES,
+    on_interrupt=ON_INTERRUPT_PARAM,
+    mean_teacher=mean_teacher_params(0.0),
+)
 class CRNNTagger(BaseTagger):
     """Convolutional recurrent clip tagger on log-mel (the paper's baseline).
 
@@ -62,6 +66,7 @@ class CRNNTagger(BaseTagger):
         Torch device; ``"auto"`` picks ``"cuda"`` when available.
     callbacks : list of skorch callbacks, default=None
         Extra skorch callbacks (copied at each fit).
+    %(mean_teacher)s
     %(on_interrupt)s
     verbose : int, default=0
         Print the skorch training log when positive.
@@ -159,6 +164,9 @@ class CRNNTagger(BaseTagger):
         pooling="max",
         frame_pool="auto",
         cnn_init=None,
+        consistency=0.0,
+        teacher_decay=0.99,
+        input_noise=0.0,
         on_interrupt="raise",
     ):
         self.n_filters = n_filters
@@ -182,6 +190,9 @@ class CRNNTagger(BaseTagger):
         self.pooling = pooling
         self.frame_pool = frame_pool
         self.cnn_init = cnn_init
+        self.consistency = consistency
+        self.teacher_decay = teacher_decay
+        self.input_noise = input_noise
         self.on_interrupt = on_interrupt
 
     def _init_module(self, module):

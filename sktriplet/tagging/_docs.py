@@ -25,3 +25,24 @@ holds the lock with the fit's private state swapped in. With an int
 sktriplet fits run in other threads or processes (user guide, "Reproducibility and
 threads").
 """
+
+
+def mean_teacher_params(consistency: float) -> str:
+    """The taggers' mean-teacher parameter entries, with ``consistency``'s default."""
+    return f"""
+consistency : float, default={consistency}
+    Weight of the mean-teacher consistency loss (Tarvainen and Valpola, 2017) on
+    the unlabelled clips (rows of ``-1`` in ``y``). Positive: every training step
+    also draws a batch of unlabelled clips, and the network (the student) learns
+    to agree with a moving average of itself (the teacher) on them, frame and
+    clip probabilities alike; the weight ramps up over the first 30 % of the
+    steps, and the teacher is the network kept. ``0`` ignores unlabelled rows (a
+    supervised tagger). Unlabelled clips are held in memory (pooled, as float32)
+    during ``fit``.
+teacher_decay : float, default=0.99
+    The teacher's moving-average decay per step (it averages the student over
+    about ``1 / (1 - teacher_decay)`` steps). Only used when ``consistency > 0``.
+input_noise : float, default=0.0
+    Standard deviation of the Gaussian noise added to the standardized input of
+    the student and of the teacher (independently) when ``consistency > 0``.
+"""

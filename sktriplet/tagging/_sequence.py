@@ -8,12 +8,16 @@ from ..nn import BiGRUTagger
 from ..utils._docstring import Substitution
 from ..utils._sklearn_compat import Interval
 from ._base import BaseTagger
-from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES
+from ._docs import ON_INTERRUPT_PARAM, THREADS_NOTES, mean_teacher_params
 
 __all__ = ["SequenceTagger"]
 
 
-@Substitution(threads_notes=THREADS_NOTES, on_interrupt=ON_INTERRUPT_PARAM)
+@Substitution(
+    threads_notes=THREADS_NOTES,
+    on_interrupt=ON_INTERRUPT_PARAM,
+    mean_teacher=mean_teacher_params(0.0),
+)
 class SequenceTagger(BaseTagger):
     """Clip tagger: BiGRU over frame features, dense layer, pooling over frames.
 
@@ -63,6 +67,7 @@ class SequenceTagger(BaseTagger):
         ``set_params(device="cpu")`` or after unpickling on a machine without one.
     callbacks : list of skorch callbacks, default=None
         Extra :mod:`skorch.callbacks` for training (copied at each fit).
+    %(mean_teacher)s
     %(on_interrupt)s
     verbose : int, default=0
         Print the skorch training log when positive.
@@ -153,6 +158,9 @@ class SequenceTagger(BaseTagger):
         standardize=True,
         pooling="max",
         frame_pool="auto",
+        consistency=0.0,
+        teacher_decay=0.99,
+        input_noise=0.0,
         on_interrupt="raise",
     ):
         self.hidden_size = hidden_size
@@ -172,6 +180,9 @@ class SequenceTagger(BaseTagger):
         self.standardize = standardize
         self.pooling = pooling
         self.frame_pool = frame_pool
+        self.consistency = consistency
+        self.teacher_decay = teacher_decay
+        self.input_noise = input_noise
         self.on_interrupt = on_interrupt
 
     def _module_params(self, n_features, n_classes, activation):

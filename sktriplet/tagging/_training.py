@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
+from skorch.utils import to_tensor
 from torch import nn
 
+from ..nn._mean_teacher import consistency_loss
 from ..utils._interrupt import InterruptibleNetMixin
+from ..utils._seeding import current_generator
 
 _EPS = 1e-7
 
@@ -76,11 +82,89 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
 
     ``on_interrupt="raise"`` lets it propagate, ``"stop"`` keeps skorch's
     behaviour (see :class:`~sktriplet.utils._interrupt.InterruptibleNetMixin`).
+
+    After :meth:`set_unlabeled` the net trains a mean teacher: ``module_`` must
+    then be a :class:`~sktriplet.nn._mean_teacher.MeanTeacher`; each step adds
+    ``consistency`` (ramped up over ``rampup_steps``) times the consistency loss of
+    a batch of unlabelled clips, both networks reading the clips with their own
+    Gaussian noise of standard deviation ``input_noise`` (the student's labelled
+    clips get noise too), and moves the teacher after the optimizer step.
     """
 
-    def __init__(self, *args, on_interrupt="raise", **kwargs):
+    def __init__(
+        self,
+        *args,
+        on_interrupt="raise",
+        consistency=0.0,
+        input_noise=0.0,
+        rampup_steps=0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.on_interrupt = on_interrupt
+        self.consistency = consistency
+        self.input_noise = input_noise
+        self.rampup_steps = rampup_steps
+        self.unlabeled_ = None
+
+    def set_unlabeled(self, X3, lengths=None):
+        """Clips ``(n, n_frames, n_features)`` (network input) for consistency."""
+        self.unlabeled_ = (torch.as_tensor(X3), lengths)
+        return self
+
+    def train_step_single(self, batch, **fit_params):
+        if self.unlabeled_ is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        Xi = self._with_noise(Xi)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        x_u, lengths_u = self._unlabeled_batch(len(yi))
+        pair = self.module_
+        agreement = consistency_loss(
+            pair.student,
+            pair.teacher,
+            (self._with_noise(x_u), self._with_noise(x_u)),
+            lengths_u,
+        )
+        (loss + self._consistency_weight(pair.n_updates) * agreement).backward()
+        self.history.record_batch("consistency", agreement.item())
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_step(self, batch, **fit_params):
+        step = super().train_step(batch, **fit_params)
+        if self.unlabeled_ is not None:
+            self.module_.update_teacher()
+        return step
+
+    def _consistency_weight(self, step):
+        """``consistency`` with the usual sigmoid ramp-up ``exp(-5 (1 - t)^2)``."""
+        if step >= self.rampup_steps:
+            return self.consistency
+        return self.consistency * math.exp(-5.0 * (1.0 - step / self.rampup_steps) ** 2)
+
+    def _with_noise(self, X):
+        """``X`` (a tensor, or the ``{"x", "lengths"}`` dict) plus Gaussian noise."""
+        if self.input_noise <= 0:
+            return X
+        if isinstance(X, dict):
+            return {**X, "x": self._with_noise(X["x"])}
+        noise = torch.randn(
+            X.shape, generator=current_generator(X.device), device=X.device
+        )
+        return X + self.input_noise * noise
+
+    def _unlabeled_batch(self, size):
+        """A random batch of the unlabelled clips, on the device."""
+        X3, lengths = self.unlabeled_
+        rows = torch.randint(len(X3), (size,), generator=current_generator("cpu"))
+        x = X3[rows]
+        if lengths is not None:
+            lengths = torch.as_tensor(lengths)[rows]
+            x = x[:, : int(lengths.max())]
+            lengths = lengths.to(self.device)
+        return to_tensor(x, device=self.device), lengths
 
 
 def make_tagger_net(
@@ -90,6 +174,8 @@ def make_tagger_net(
     return TaggerNet(
         module=module,
         on_interrupt=params["on_interrupt"],
+        consistency=params["consistency"],
+        input_noise=params["input_noise"],
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         criterion=ClipLoss,
         criterion__activation=activation,

@@ -1,0 +1,186 @@
+"""The taggers' mean teacher: consistency on unlabelled clips (``consistency > 0``)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from sktriplet.experiments import BestEpochOnHeldOut
+from sktriplet.nn import CRNN, BiGRUTagger, MeanTeacher, consistency_loss
+from sktriplet.tagging import CRNNTagger, SequenceTagger
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TAGGERS = [SequenceTagger, CRNNTagger]
+MT = {"consistency": 1.0, "input_noise": 0.1}
+
+
+def _tagger(cls, **kw):
+    params = {"hidden_size": 4, "max_epochs": 3, "device": "cpu", "random_state": 0}
+    if cls is CRNNTagger:
+        params.update(n_filters=2, n_conv=1)
+    params.update(kw)
+    return cls(**params)
+
+
+def _data(n_labeled=24, n_unlabeled=40, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n_labeled + n_unlabeled, 6, 5).astype(np.float32)
+    y = (X[:, :, :3].mean(axis=1) > 0).astype(int)
+    y[n_labeled:] = -1
+    return X, y
+
+
+# ------------------------------------------------------------------- the module
+def test_teacher_update_is_a_moving_average_with_warm_up():
+    torch.manual_seed(0)
+    pair = MeanTeacher(BiGRUTagger(n_features=3, n_classes=2, hidden_size=2), 0.9)
+    teacher0 = [p.clone() for p in pair.teacher.parameters()]
+    with torch.no_grad():
+        for p in pair.student.parameters():
+            p.add_(1.0)
+    pair.update_teacher()  # first update: decay min(0.9, 1 - 1/2) = 0.5
+    for t0, t, s in zip(teacher0, pair.teacher.parameters(), pair.student.parameters()):
+        torch.testing.assert_close(t, 0.5 * t0 + 0.5 * s)
+    before = [p.clone() for p in pair.teacher.parameters()]
+    for _ in range(20):
+        pair.update_teacher()
+    assert pair.n_updates == 21
+    # decays 2/3, 3/4, ... up to 0.9 from the 9th update on
+    kept = np.prod([min(0.9, 1 - 1 / (n + 1)) for n in range(2, 22)])
+    for b, t, s in zip(before, pair.teacher.parameters(), pair.student.parameters()):
+        torch.testing.assert_close(t, s + float(kept) * (b - s))
+    assert not any(p.requires_grad for p in pair.teacher.parameters())
+
+
+def test_batch_norm_statistics_are_copied_to_the_teacher():
+    pair = MeanTeacher(CRNN(n_mels=8, n_classes=2, n_filters=2, n_conv=1))
+    pair.train()(torch.randn(4, 5, 8) * 3 + 2)  # the student's running statistics
+    pair.update_teacher()
+    for t, s in zip(pair.teacher.buffers(), pair.student.buffers()):
+        torch.testing.assert_close(t, s)
+
+
+def test_forward_runs_the_student_in_training_and_the_teacher_in_eval():
+    torch.manual_seed(0)
+    pair = MeanTeacher(BiGRUTagger(n_features=3, n_classes=2, hidden_size=2))
+    with torch.no_grad():
+        for p in pair.student.parameters():
+            p.add_(0.5)
+    x = torch.randn(2, 4, 3)
+    torch.testing.assert_close(pair.train()(x), pair.student(x))
+    torch.testing.assert_close(pair.eval()(x), pair.teacher.eval()(x))
+    assert not torch.allclose(pair.student(x), pair.teacher(x))
+
+
+def test_consistency_loss_is_zero_for_agreeing_networks_and_skips_padding():
+    torch.manual_seed(0)
+    net = BiGRUTagger(n_features=3, n_classes=2, hidden_size=2, pooling="max")
+    other = BiGRUTagger(n_features=3, n_classes=2, hidden_size=2, pooling="max")
+    x = torch.randn(3, 6, 3)
+    assert consistency_loss(net, net, (x, x)).item() == pytest.approx(0.0, abs=1e-12)
+    lengths = torch.tensor([6, 4, 2])
+    loss = consistency_loss(net, other, (x, x), lengths)
+    assert loss.item() > 0
+    y = x.clone()
+    y[1, 4:] = 100.0  # padding frames of clips 1 and 2
+    y[2, 2:] = -100.0
+    torch.testing.assert_close(consistency_loss(net, other, (y, y), lengths), loss)
+    loss.backward()  # the student carries the gradient, the teacher none
+    assert net.dense.weight.grad is not None and other.dense.weight.grad is None
+
+
+# ---------------------------------------------------------------- the taggers
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_mean_teacher_fit_keeps_the_teacher_and_logs_consistency(cls):
+    X, y = _data()
+    clf = _tagger(cls, **MT).fit(X, y)
+    assert type(clf.module_) is (BiGRUTagger if cls is SequenceTagger else CRNN)
+    assert all(p.requires_grad for p in clf.module_.parameters())
+    batches = clf.history_[-1]["batches"]
+    assert all(b["consistency"] >= 0 for b in batches)
+    # 24 labelled clips in batches of 16: the epoch still runs over them only
+    assert [b["train_batch_size"] for b in batches] == [16, 8]
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.all((proba > 0) & (proba < 1))
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_mean_teacher_is_deterministic_and_uses_the_unlabelled_clips(cls):
+    X, y = _data()
+    a = _tagger(cls, **MT).fit(X, y).predict_proba(X)
+    b = _tagger(cls, **MT).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    X_other = X.copy()
+    X_other[24:] = np.random.RandomState(5).randn(40, 6, 5) * 3
+    strong = {**MT, "consistency": 50.0, "max_epochs": 6, "lr": 0.02}
+    c = _tagger(cls, **strong).fit(X, y).predict_proba(X)
+    d = _tagger(cls, **strong).fit(X_other, y).predict_proba(X)
+    assert np.abs(c - d).max() > 1e-3  # other unlabelled clips, another tagger
+    supervised = _tagger(cls, max_epochs=6, lr=0.02).fit(X, y).predict_proba(X)
+    assert np.abs(c - supervised).max() > 1e-3
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_without_unlabelled_rows_consistency_changes_nothing(cls):
+    X, y = _data(n_unlabeled=0)
+    np.testing.assert_array_equal(
+        _tagger(cls, **MT).fit(X, y).predict_proba(X),
+        _tagger(cls).fit(X, y).predict_proba(X),
+    )
+
+
+def test_input_noise_alone_does_not_change_a_supervised_fit():
+    X, y = _data()
+    np.testing.assert_array_equal(
+        _tagger(SequenceTagger, input_noise=0.5).fit(X, y).predict_proba(X),
+        _tagger(SequenceTagger).fit(X, y).predict_proba(X),
+    )
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+def test_mean_teacher_on_clips_of_different_lengths(cls):
+    X, y = _data()
+    rng = np.random.RandomState(2)
+    clips = [x[: rng.randint(3, 7)] for x in X]
+    a = _tagger(cls, **MT).fit(clips, y).predict_proba(clips)
+    b = _tagger(cls, **MT).fit(clips, y).predict_proba(clips)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (len(clips), 3)
+
+
+def test_held_out_selection_scores_and_restores_the_teacher():
+    X, y = _data()
+    held = BestEpochOnHeldOut(X[:24], y[:24])
+    clf = _tagger(SequenceTagger, max_epochs=4, callbacks=[held], **MT).fit(X, y)
+    scores = clf.history_[:, "heldout_f1"]
+    assert len(scores) == 4
+    from sktriplet.metrics import macro_f1_score
+
+    best = int(np.argmax(scores))
+    assert macro_f1_score(y[:24], clf.predict(X[:24])) == pytest.approx(scores[best])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"consistency": -1.0}, {"teacher_decay": 1.0}, {"input_noise": -0.1}],
+)
+def test_bad_mean_teacher_params(params):
+    X, y = _data()
+    with pytest.raises(ValueError, match=next(iter(params))):
+        _tagger(SequenceTagger, **params).fit(X, y)
+
+
+def test_old_pickles_get_a_supervised_tagger():
+    X, y = _data()
+    clf = _tagger(SequenceTagger).fit(X, y)
+    state = clf.__getstate__()
+    for name in ("consistency", "teacher_decay", "input_noise"):
+        del state[name]
+    old = SequenceTagger.__new__(SequenceTagger)
+    old.__setstate__(state)
+    assert old.get_params()["consistency"] == 0.0
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
