@@ -128,3 +128,66 @@ def test_scorer_on_list_input():
     est = _Oracle().fit(X, y)
     assert macro_f1_scorer(est, X, y) == pytest.approx(1.0)
     assert est.n_predicted_ == 2
+
+
+# ------------------------------------------------------------ select_thresholds
+def test_select_thresholds_maximises_each_class_f1():
+    from sklearn.metrics import f1_score
+
+    from sktriplet.metrics import select_thresholds
+
+    rng = np.random.RandomState(0)
+    y = (rng.rand(80, 4) < [0.1, 0.3, 0.5, 0.7]).astype(int)
+    proba = np.clip(0.35 * y + 0.65 * rng.rand(80, 4), 0.01, 0.99)
+    grid = np.arange(0.05, 1.0, 0.05)
+    thr = select_thresholds(y, proba, grid=grid)
+    for c in range(4):
+        scores = [f1_score(y[:, c], proba[:, c] > g) for g in grid]
+        assert f1_score(y[:, c], proba[:, c] > thr[c]) == pytest.approx(max(scores))
+    assert set(thr) <= set(grid)
+
+
+def test_select_thresholds_skips_unlabelled_rows_and_keeps_the_default():
+    from sktriplet.metrics import select_thresholds
+
+    y = np.array([[1, 0], [0, 0], [-1, -1], [1, 0]])
+    proba = np.array([[0.3, 0.9], [0.1, 0.8], [0.99, 0.99], [0.35, 0.7]])
+    thr = select_thresholds(y, proba, grid=[0.2, 0.4, 0.6], default=0.6)
+    # class 0: 0.2 tags both positives only; class 1 has no positive: the default
+    np.testing.assert_array_equal(thr, [0.2, 0.6])
+    # ties (0.2 and 0.4 both perfect for a 0.1 / 0.5 split): the one nearest 0.5
+    tie = select_thresholds([[0], [1]], [[0.1], [0.5]], grid=[0.2, 0.4])
+    np.testing.assert_array_equal(tie, [0.4])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"proba": np.zeros((3, 3))}, "same shape"),
+        ({"grid": [0.0, 0.5]}, "open interval"),
+        ({"grid": []}, "open interval"),
+    ],
+)
+def test_select_thresholds_bad_input(kwargs, match):
+    from sktriplet.metrics import select_thresholds
+
+    args = {"y_true": np.array([[1, 0], [0, 1]]), "proba": np.full((2, 2), 0.5)}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        select_thresholds(**args)
+
+
+def test_selected_thresholds_drive_a_tagger():
+    from sktriplet.metrics import select_thresholds
+    from sktriplet.tagging import SequenceTagger
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 5, 4).astype(np.float32)
+    y = (X[:, :, :2].mean(axis=1) > 0).astype(int)
+    clf = SequenceTagger(hidden_size=4, max_epochs=2, device="cpu", random_state=0)
+    clf.fit(X[:20], y[:20])
+    thr = select_thresholds(y[20:], clf.predict_proba(X[20:]))
+    clf.set_params(threshold=thr)
+    np.testing.assert_array_equal(
+        clf.predict(X), (clf.predict_proba(X) > thr).astype(int)
+    )

@@ -39,9 +39,10 @@ def test_quality_measure_smoke(bench, data_home):
         assert len(res["f1"]) == 1 and 0.0 <= res["f1"][0] <= 1.0
         assert 0.0 <= res["auc"][0] <= 1.0
         assert res["seconds"][0] > 0
+        assert 0.0 <= res["f1_thr"][0] <= 1.0
     assert set(chance) == {"all-positive", "prior-random"}
     assert 0.0 < chance["prior-random"] < 1.0 and 0.0 < chance["all-positive"] < 1.0
-    assert "16 labelled" in desc
+    assert "16 labelled" in desc and "12 test clips" in desc
     table = bench.format_table(["logmel", "s2"], results, chance)
     assert table.splitlines()[1].startswith("logmel")
 
