@@ -15,7 +15,7 @@ import copy
 import torch
 from torch import nn
 
-from ._tagger import clip_pooling, frame_mask
+from ._tagger import clip_pooling, frame_activation, frame_mask
 
 __all__ = ["MeanTeacher", "consistency_loss"]
 
@@ -114,9 +114,6 @@ def consistency_loss(student, teacher, x, lengths=None):
 def _frame_and_clip_probabilities(network, x, lengths):
     """One pass of ``network``: frame probabilities and the pooled clip ones."""
     logits = network.frame_logits(x, lengths)
-    if network.activation == "sigmoid":
-        frames = torch.sigmoid(logits)
-    else:
-        frames = torch.softmax(logits, dim=-1)
+    frames = frame_activation(logits, network.activation)
     pooling = getattr(network, "pooling", "mean")
     return frames, clip_pooling(logits, network.activation, pooling, lengths)

@@ -74,10 +74,7 @@ def clip_pooling(frame_logits, activation="sigmoid", pooling="mean", lengths=Non
     tensor([[0.9800]])
     """
     _check_option("pooling", pooling, CLIP_POOLINGS)
-    if _check_activation(activation) == "sigmoid":
-        probs = torch.sigmoid(frame_logits)
-    else:
-        probs = torch.softmax(frame_logits, dim=-1)
+    probs = frame_activation(frame_logits, _check_activation(activation))
     if lengths is not None:
         # Probabilities are positive: zeroed padding never wins the maximum.
         probs = probs * frame_mask(lengths, probs.shape[1])[..., None]
@@ -89,6 +86,13 @@ def clip_pooling(frame_logits, activation="sigmoid", pooling="mean", lengths=Non
     if activation == "softmax":
         clip = clip / clip.sum(dim=-1, keepdim=True)
     return clip
+
+
+def frame_activation(frame_logits, activation):
+    """Frame probabilities: sigmoid (multi-label) or softmax over classes."""
+    if activation == "sigmoid":
+        return torch.sigmoid(frame_logits)
+    return torch.softmax(frame_logits, dim=-1)
 
 
 def frame_mask(lengths, n_frames):
@@ -137,10 +141,7 @@ class _FramePooledTagger(nn.Module):
 
     def frame_probabilities(self, x, lengths=None):
         """Frame probabilities ``(batch, n_frames, n_classes)``."""
-        logits = self.frame_logits(x, lengths)
-        if self.activation == "sigmoid":
-            return torch.sigmoid(logits)
-        return torch.softmax(logits, dim=-1)
+        return frame_activation(self.frame_logits(x, lengths), self.activation)
 
     def forward(self, x, lengths=None):
         """Clip probabilities ``(batch, n_classes)`` of ``x`` ``(batch, T, F)``.
