@@ -137,6 +137,19 @@ def test_taggers_reraise_interrupt_and_stay_unfitted(index):
         check_is_fitted(clf)
 
 
+@pytest.mark.parametrize("index", [0, 1], ids=["sequence", "crnn"])
+def test_mean_teacher_fit_reraises_interrupt_and_stays_unfitted(index):
+    X, y = _clips()
+    y = y.copy()
+    y[::4] = -1  # unlabelled clips: the consistency loss is trained
+    clf = _taggers(callbacks=[_InterruptAt(epoch=2)])[index]
+    clf.set_params(consistency=1.0, input_noise=0.1)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    with pytest.raises(Exception, match="not fitted"):
+        check_is_fitted(clf)
+
+
 def test_tagger_on_interrupt_stop():
     X, y = _clips()
     clf = _taggers(callbacks=[_InterruptAt(epoch=2)], on_interrupt="stop")[0]
