@@ -120,6 +120,19 @@ def test_embedder_on_interrupt_stop_keeps_weights_with_warning():
     assert emb.transform(X).shape[0] == len(X)
 
 
+def test_embedder_interrupt_during_fine_tuning_leaves_it_unfitted():
+    X, y = _clips()
+    emb = _embedder(
+        fine_tune=True,
+        fine_tune__max_epochs=3,
+        fine_tune__callbacks=[_InterruptAt(epoch=2)],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        emb.fit(X, y)
+    with pytest.raises(Exception, match="not fitted"):
+        check_is_fitted(emb)
+
+
 @pytest.mark.parametrize("index", [0, 1], ids=["sequence", "crnn"])
 def test_taggers_reraise_interrupt_and_stay_unfitted(index):
     X, y = _clips()

@@ -21,6 +21,7 @@ from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._validation import real_frames
 from . import _fitting as steps
 from ._cpu import cpu_has_native_bf16, resolve_amp
+from ._fine_tune import FineTuneMixin, will_fine_tune
 from ._fitting import TripletFitMixin
 from ._inference import FRAME_SECONDS, EmbedderInferenceMixin
 from ._routing import PREFIXES, RoutedParamsMixin
@@ -38,6 +39,7 @@ __all__ = [
 class TripletEmbedder(
     RoutedParamsMixin,
     TripletFitMixin,
+    FineTuneMixin,
     EmbedderInferenceMixin,
     TransformerMixin,
     BaseEstimator,
@@ -90,6 +92,19 @@ class TripletEmbedder(
         as unlabelled. A weak label says an event is somewhere in the clip; with
         1.0 (the paper's rule) every segment inherits it, and most of those hold
         only background.
+    fine_tune : bool or "auto", default=False
+        Pre-training then fine-tuning. After the triplet epochs of each ``fit``,
+        the CNN becomes the front end of a :class:`~sktriplet.tagging.CRNNTagger`
+        (the paper's baseline architecture) trained on the same clips, the
+        labelled ones by their labels and the unlabelled ones by a mean teacher
+        (``consistency=1.0, input_noise=0.1``); its fine-tuned front end is kept,
+        so ``transform`` returns embeddings shaped by the triplets, then by the
+        labels (user guide, "What matters for quality"). ``"auto"``: only when
+        ``y`` has labelled clips; ``True``: a fit without them is an error.
+        ``fine_tune__<param>`` keyword arguments reach the CRNNTagger
+        (``fine_tune__max_epochs=30``, ``fine_tune__consistency=0.0`` for a
+        supervised fine-tuning...), except those the embedder sets itself (its
+        CNN's shape, inputs, device and seed).
     frame_pool : int, default=10
         Input frames averaged into one step before the CNN (10 frames of 10 ms:
         0.1 s); the embedding has one vector per step. 1 = the paper's full
@@ -152,7 +167,8 @@ class TripletEmbedder(
     **kwargs
         ``module__<param>`` for :class:`~sktriplet.nn.ConvEmbedding` (``n_filters``,
         ``n_blocks``, ``pool_freq``, ``dropout``, ``pooling``, ``channels_last``),
-        ``optimizer__<param>``, ``callbacks__<param>``, ``sampler__<param>``.
+        ``optimizer__<param>``, ``callbacks__<param>``, ``sampler__<param>``,
+        ``fine_tune__<param>`` (see ``fine_tune``).
 
     Attributes
     ----------
@@ -162,6 +178,9 @@ class TripletEmbedder(
         Per epoch: ``train_loss``, ``train_active`` (share of triplets with a
         non-zero loss), ``valid_loss`` / ``valid_active`` with a validation split,
         ``dur``.
+    fine_tune_history_ : skorch.History or None
+        Training log of the fine-tuning CRNN of the last call to ``fit`` (None
+        when it did not fine-tune).
     feature_mean_, feature_std_ : ndarray of shape (n_mels,)
         Standardization of the input log-mel bands.
     n_features_in_ : int
@@ -229,6 +248,7 @@ class TripletEmbedder(
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "classification_weight": [Interval(Real, 0, None, closed="left")],
         "weak_label_share": [Interval(Real, 0, 1, closed="right")],
+        "fine_tune": ["boolean", StrOptions({"auto"})],
         "frame_pool": [Interval(Integral, 1, None, closed="left")],
         "segment_frames": [Interval(Integral, 1, None, closed="left")],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
@@ -258,6 +278,7 @@ class TripletEmbedder(
         temperature=0.1,
         classification_weight=0.0,
         weak_label_share=0.3,
+        fine_tune=False,
         frame_pool=10,
         segment_frames=96,
         n_mels=64,
@@ -284,6 +305,7 @@ class TripletEmbedder(
         self.temperature = temperature
         self.classification_weight = classification_weight
         self.weak_label_share = weak_label_share
+        self.fine_tune = fine_tune
         self.frame_pool = frame_pool
         self.segment_frames = segment_frames
         self.n_mels = n_mels
@@ -348,6 +370,7 @@ or list of arrays of shape (n_frames_i, n_mels)
         """Check, fit the scaler, cut and label segments, build tables, train."""
         self._validate_params()
         self._check_routed_params()
+        self._check_fine_tune_params()
         X3, lengths, _ = self._check_X(X, reset=reset)
         device = resolve_device(self.device)
         amp_dtype = resolve_amp(self.amp, device)
@@ -360,16 +383,22 @@ or list of arrays of shape (n_frames_i, n_mels)
             self.classes_ = classes
         sampler = self._make_sampler()
         steps.check_labels(sampler, Y, self.strategy, self.classification_weight)
+        fine_tune = will_fine_tune(self.fine_tune, Y)
         data, seed, rng = self._training_segments(
             X3, lengths, Y, sampler, device, reset
         )
-        del X3  # the pooled clips: training reads only their segments
+        if not fine_tune:
+            del X3  # the pooled clips: triplet training reads only their segments
         train_table, valid_table = self._triplet_tables(data, sampler, rng)
         n_classes = 0 if Y is None else Y.shape[1]
         net = self._make_or_update_net(
             device, amp_dtype, valid_table is not None, n_classes, seed, reset
         )
         self._train(net, train_table, device, seed)
+        self.fine_tune_history_ = None
+        if fine_tune:
+            del data, train_table, valid_table
+            self._fine_tune(X3, lengths, Y, device, seed)
         return self
 
     def __sklearn_tags__(self):
@@ -387,6 +416,7 @@ or list of arrays of shape (n_frames_i, n_mels)
             "loss": "triplet",
             "temperature": 0.1,
             "weak_label_share": 1.0,
+            "fine_tune": False,
             "frame_pool": 1,
             "on_interrupt": "raise",
         }
@@ -396,6 +426,7 @@ or list of arrays of shape (n_frames_i, n_mels)
             state.setdefault("n_frame_features_", state.pop("n_mels_in_"))
         if "net_" in state:
             state.setdefault("segment_steps_", state["segment_frames"])
+            state.setdefault("fine_tune_history_", None)
         super().__setstate__(state)
         if "net_" in state:
             # skorch maps CUDA tensors to the CPU when CUDA is missing.

@@ -10,7 +10,13 @@ mixin makes them visible to ``get_params``/``set_params`` (hence ``clone`` and
 from __future__ import annotations
 
 #: Prefixes of the routed keyword parameters (``module__n_filters=32`` ...).
-PREFIXES = ("module__", "optimizer__", "callbacks__", "sampler__")
+PREFIXES = (
+    "module__",
+    "optimizer__",
+    "callbacks__",
+    "sampler__",
+    "fine_tune__",
+)
 
 
 class RoutedParamsMixin:
