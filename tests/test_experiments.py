@@ -43,17 +43,23 @@ def test_plan_cells_tables_and_keys():
     cells = plan_cells(cfg)
     t2 = [c for c in cells if c.table == "2"]
     t3 = [c for c in cells if c.table == "3"]
-    # per repeat: 2 baselines + 5 strategies x 3 counts + 3 extras at the middle
-    assert len(t2) == 2 * (2 + 15 + 3)
+    # per repeat: 2 baselines + 5 strategies x 3 counts + the defaults' row and
+    # 3 extras at the middle
+    assert len(t2) == 2 * (2 + 15 + 1 + 3)
     assert {c.n_triplets for c in t2 if c.method == "s1"} == {316, 858, 1599}
     assert {c.n_triplets for c in t2 if c.method == "s2_joint"} == {858}
+    assert {c.n_triplets for c in t2 if c.method == "s2_default"} == {858}
     assert {(c.repeat, c.seed) for c in t2} == {(0, 0), (1, 1)}
     assert len(t3) == 2 * 4 * 2
     assert {c.seed for c in t3} == {0, 1}
-    # the default ("cpu" preset): Table 2, baselines and S1-S5 at the embedder's
-    # default budget per epoch, 3 seeds
+    # the default ("cpu" preset): Table 2, baselines, S1-S5 and the one-liner at
+    # its defaults, at the embedder's default budget per epoch, 3 seeds
     default = plan_cells(ReproduceConfig())
-    assert len(default) == 3 * (2 + 5)
+    assert len(default) == 3 * (2 + 5 + 1)
+    assert not any(
+        c.method == "s2_default"
+        for c in plan_cells(ReproduceConfig(strategies=("s1",)))
+    )
     assert {c.n_triplets for c in default if c.method == "s2"} == {2048}
     keys = [c.key for c in cells]
     assert len(set(keys)) == len(keys)
@@ -119,8 +125,10 @@ def test_reproduce_end_to_end_resumes_and_refuses_mixing(dcase_root, tmp_path):
     assert set(written) == {"table2.md", "table3.md"}
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    # 2 x (2 baselines + 2 strategies x 3 counts); 2 strategies x 2 shares x 2
-    assert len(rows) == 2 * 8 + 8
+    # 2 x (2 baselines + 2 strategies x 3 counts + the defaults' row);
+    # 2 strategies x 2 shares x 2
+    assert len(rows) == 2 * 9 + 8
+    assert sum(r["method"] == "s2_default" for r in rows) == 2
     assert {"macro_f1", "fit_seconds", "device", "f1_Speech"} <= set(rows[0])
     for name in (
         "table2.md",

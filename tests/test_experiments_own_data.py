@@ -69,7 +69,7 @@ def test_reproduce_on_class_folders_uses_its_classes_and_resumes(
     assert (out / "table2.md").stat().st_size > 0
     assert (out / "f1_vs_triplets.png").stat().st_size > 0
     rows = _rows(out)
-    assert [r["method"] for r in rows] == ["logmel", "crnn", "s2"]
+    assert [r["method"] for r in rows] == ["logmel", "crnn", "s2", "s2_default"]
     assert [c for c in rows[0] if c.startswith("f1_")] == [
         "f1_chatter",
         "f1_miaou",
@@ -103,7 +103,7 @@ def test_reproduce_on_a_metadata_file(own_root, tmp_path):
     out = tmp_path / "out"
     reproduce(own_root / "labels.tsv", out, cache_dir=tmp_path / "cache", **TINY)
     rows = _rows(out)
-    assert len(rows) == 3
+    assert len(rows) == 4  # logmel, crnn, s2, s2_default
     assert {"f1_chatter", "f1_miaou", "f1_woof"} <= set(rows[0])
     # a metadata file lists labelled clips only
     assert {r["n_unlabeled"] for r in rows} == {"0"}

@@ -34,4 +34,5 @@ METHOD_TITLES = {
     "s3_knn": "S3, positive among k nearest (remedy 1)",
     "s3_farther": "S3, nearest farther than transform (remedy 2)",
     "s2_joint": "S2 + classification loss (joint)",
+    "s2_default": "S2 at the defaults: contrastive loss, fine-tuned (one-liner)",
 }

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..utils._files import atomic_write_text
-from ._paper import METHOD_TITLES, PAPER_BEST, PAPER_F1, PAPER_STRATEGIES
+from ._paper import METHOD_TITLES, PAPER_BEST, PAPER_F1
 
 
 def read_results(path) -> list[dict]:
@@ -150,7 +150,7 @@ def plot_f1_vs_triplets(rows, path) -> Path | None:
     if not t2:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
-    for method in list(PAPER_STRATEGIES) + ["s3_knn", "s3_farther", "s2_joint"]:
+    for method in (m for m in METHOD_TITLES if m not in ("logmel", "crnn")):
         runs: dict = {}
         for r in t2:
             if r["method"] == method:

@@ -18,6 +18,9 @@ from ._selection import BestEpochOnHeldOut
 #: Table 2 rows beyond the paper: its two remedies for S3 and its joint objective.
 EXTRA_METHODS = ("s3_knn", "s3_farther", "s2_joint")
 BASELINES = ("logmel", "crnn")
+#: Table 2 row of the design card's one-liner at the estimators' defaults (the
+#: contrastive loss, then fine-tuning), beside the paper's S2 (triplet loss only).
+DEFAULT_METHOD = "s2_default"
 
 
 @dataclass
@@ -92,6 +95,8 @@ def plan_cells(config: ReproduceConfig) -> list[Cell]:
     middle = counts[len(counts) // 2]
     if "2" in config.tables:
         methods = list(config.strategies)
+        if "s2" in methods:
+            methods.append(DEFAULT_METHOD)
         if config.extras:
             methods += list(EXTRA_METHODS)
         for r in range(config.repeats):
@@ -99,7 +104,7 @@ def plan_cells(config: ReproduceConfig) -> list[Cell]:
             for method in BASELINES:
                 cells.append(Cell("2", method, None, None, r, seed))
             for method in methods:
-                # The extra rows are measured at the middle count only.
+                # The other rows are measured at the middle count only.
                 for n in counts if method in PAPER_STRATEGIES else [middle]:
                     cells.append(Cell("2", method, n, None, r, seed))
     if "3" in config.tables:
@@ -118,7 +123,6 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
 
     params = {
         "n_triplets": n_triplets,
-        "loss": "triplet",  # the paper's objective in the paper's tables
         "frame_pool": config.frame_pool,
         "device": config.device,
         "random_state": seed,
@@ -129,6 +133,12 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
         params["max_epochs"] = config.embedder_epochs
     if config.batch_size is not None:
         params["batch_size"] = config.batch_size
+    if method == DEFAULT_METHOD:
+        if config.tagger_epochs is not None:
+            params["fine_tune__max_epochs"] = config.tagger_epochs
+        return TripletEmbedder(strategy="s2", fine_tune="auto", **params)
+    # The paper's objective, and its embeddings trained by triplets alone.
+    params.update(loss="triplet", fine_tune=False)
     if method in PAPER_STRATEGIES:
         return TripletEmbedder(strategy=method, **params)
     if method == "s3_knn":
