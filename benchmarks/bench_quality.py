@@ -14,10 +14,13 @@ tuning on eval) and macro ROC AUC of ``predict_proba``. Arms:
   ``TripletEmbedder(loss="triplet")`` (the paper's objective) or
   ``loss="supcon"`` (the default);
 * ``fast:<strategy>``: the same with ``amp=True`` (bf16 autocast on CPU);
-* ``finetune:<strategy>``: pre-training then fine-tuning, ``CRNNTagger(cnn_init=
-  embedder.net_.module_)`` after the embedder (defaults) is fitted: the CRNN's
-  convolutional front end starts from the triplet embedding and the whole CRNN is
-  trained on the labelled clips.
+* ``frozen:<strategy>``: the same with ``fine_tune=False``: the tagger reads the
+  embeddings of the triplet training alone (the default before fine-tuning was);
+* ``finetune:<strategy>``: pre-training then fine-tuning outside the embedder,
+  ``CRNNTagger(cnn_init=embedder.net_.module_)`` after the embedder
+  (``fine_tune=False``) is fitted: the CRNN's convolutional front end starts from
+  the triplet embedding, the whole CRNN is trained on the labelled clips and
+  predicts.
 
 Every estimator runs at its defaults (only ``device="cpu"`` and ``random_state``
 are set; ``--emb-param`` / ``--clf-param`` override defaults for an ablation), so
@@ -159,9 +162,14 @@ def build(arm, args, seed):
     if args.quick:
         emb_params.setdefault("n_triplets", 128)
         emb_params.setdefault("max_epochs", 1)
+        emb_params.setdefault("fine_tune__max_epochs", 2)
     if mode == "fast":
         emb_params["amp"] = True
+    elif mode == "frozen":
+        emb_params["fine_tune"] = False
     elif mode == "finetune":
+        # The CRNN fine-tunes the triplet CNN itself.
+        emb_params["fine_tune"] = False
         embedder = TripletEmbedder(strategy=strategy, **emb_params)
         return FineTunedCRNN(embedder, CRNNTagger(**clf_params))
     elif mode in ("supcon", "triplet"):

@@ -41,7 +41,15 @@ if os.environ.get("SKTRIPLET_EXAMPLES_SMOKE") == "1":
 def make_search():
     pipe = Pipeline(
         [
-            ("emb", TripletEmbedder(max_epochs=EPOCHS, batch_size=32, random_state=0)),
+            (
+                "emb",
+                TripletEmbedder(
+                    max_epochs=EPOCHS,
+                    batch_size=32,
+                    fine_tune__max_epochs=EPOCHS,
+                    random_state=0,
+                ),
+            ),
             ("clf", SequenceTagger(random_state=0)),
         ]
     )

@@ -43,7 +43,11 @@ pipe = Pipeline(
         (
             "emb",
             TripletEmbedder(
-                n_triplets=N_TRIPLETS, max_epochs=1, batch_size=32, random_state=0
+                n_triplets=N_TRIPLETS,
+                max_epochs=1,
+                batch_size=32,
+                fine_tune__max_epochs=TAG_EPOCHS,  # a gallery-sized budget
+                random_state=0,
             ),
         ),
         ("clf", SequenceTagger(max_epochs=TAG_EPOCHS, random_state=0)),

@@ -65,8 +65,14 @@ for name, lab, gen, mined in rows:
 # -------------------------------------
 scores = {}
 for name in ("s1", "s2", "s3", "s4", "s5"):
+    # fine_tune=False: each strategy's own embeddings, as in the paper's Table 2
+    # (by default the embedder fine-tunes its CNN on the labels afterwards).
     emb = TripletEmbedder(
-        strategy=name, n_triplets=N_TRIPLETS, max_epochs=EMB_EPOCHS, random_state=0
+        strategy=name,
+        n_triplets=N_TRIPLETS,
+        max_epochs=EMB_EPOCHS,
+        fine_tune=False,
+        random_state=0,
     )
     emb.fit(data.X[train], data.y[train])
     labeled = train[(data.y[train] >= 0).all(axis=1)]

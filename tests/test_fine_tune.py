@@ -106,7 +106,9 @@ def test_embedder_keeps_the_fitted_crnns_front_end(monkeypatch):
     X, y = _data()
     emb = _embedder(fine_tune=True).fit(X, y)
     (tagger,) = made
-    assert tagger.history_ is emb.fine_tune_history_
+    assert len(tagger.history_) == len(emb.fine_tune_history_) == 3
+    assert "batches" not in emb.fine_tune_history_[-1]  # grows with the data
+    assert emb.fine_tune_history_[-1, "train_loss"] == tagger.history_[-1, "train_loss"]
     kept = emb.net_.module_.state_dict()
     for k, v in tagger.module_.cnn.state_dict().items():
         assert torch.equal(kept[k].cpu(), v)
@@ -139,6 +141,13 @@ def test_supervised_fine_tuning_and_clips_of_any_length():
     emb = _embedder(fine_tune=True, fine_tune__consistency=0.0).fit(clips, y)
     Z = emb.transform(clips)
     assert [len(z) for z in Z] == [-(-len(c) // 10) for c in clips]
+
+
+def test_embedder_dropout_reaches_the_fine_tuned_front_end():
+    X, y = _data()
+    emb = _embedder(fine_tune=True, module__dropout=0.2).fit(X, y)
+    assert emb._make_fine_tuner("cpu", 0).dropout == 0.2
+    assert np.isfinite(emb.transform(X)).all()
 
 
 def test_one_dimensional_labels():

@@ -343,7 +343,7 @@ def test_reproduce_resumes_after_interrupts_in_every_phase(tmp_path):
     reference = tmp_path / "reference"
     _run(_command(tmp_path, reference, tmp_path / "reference-cache"))
     ref_rows = _check_results_file(reference / "results.csv")
-    assert len(ref_rows) == 7
+    assert len(ref_rows) == 8  # 2 baselines, S1-S5 and the defaults' row
     rows = _check_results_file(results, columns=list(ref_rows[0]))
     assert _comparable(rows) == _comparable(ref_rows)
     assert (out / "table2.md").read_text() == (reference / "table2.md").read_text()

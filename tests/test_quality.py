@@ -59,7 +59,10 @@ def test_quality_params_and_arms(bench):
     assert (emb.loss, emb.weak_label_share, emb.random_state) == ("supcon", 1.0, 3)
     assert type(bench.build("crnn", args, 0)).__name__ == "CRNNTagger"
     assert bench.build("triplet:s3", args, 0).named_steps["emb"].loss == "triplet"
-    assert bench.build("finetune:s2", args, 0).tagger.cnn_init is None
+    assert bench.build("s2", args, 0).named_steps["emb"].fine_tune == "auto"
+    assert bench.build("frozen:s2", args, 0).named_steps["emb"].fine_tune is False
+    finetune = bench.build("finetune:s2", args, 0)
+    assert finetune.tagger.cnn_init is None and finetune.embedder.fine_tune is False
     with pytest.raises(SystemExit):
         bench.build("what:s2", args, 0)
 

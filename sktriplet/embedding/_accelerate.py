@@ -100,6 +100,10 @@ class AcceleratedTripletEmbedder(TripletEmbedder):
     batch_size : int, default=64
         Triplets per batch of each process (the mining pool); a step holds
         ``batch_size * num_processes`` triplets.
+    fine_tune : bool or "auto", default="auto"
+        As in :class:`TripletEmbedder`. The fine-tuning is not data-parallel:
+        every process runs it on the whole data set on its own device, and all
+        keep the main process's weights.
     **kwargs
         The other :class:`TripletEmbedder` parameters.
 
@@ -144,6 +148,7 @@ class AcceleratedTripletEmbedder(TripletEmbedder):
         temperature=0.1,
         classification_weight=0.0,
         weak_label_share=0.3,
+        fine_tune="auto",
         frame_pool=10,
         segment_frames=96,
         n_mels=64,
@@ -171,6 +176,7 @@ class AcceleratedTripletEmbedder(TripletEmbedder):
             temperature=temperature,
             classification_weight=classification_weight,
             weak_label_share=weak_label_share,
+            fine_tune=fine_tune,
             frame_pool=frame_pool,
             segment_frames=segment_frames,
             n_mels=n_mels,
@@ -281,6 +287,19 @@ class AcceleratedTripletEmbedder(TripletEmbedder):
     def _train(self, net, train_table, device, seed):
         super()._train(net, train_table, device, seed)
         self.device_ = str(self.net_.device)
+
+    def _fine_tune(self, X3, lengths, Y, device, seed):
+        # Not data-parallel: every process fine-tunes on the whole data set on its
+        # own device, then all take the main process's weights (runs on several
+        # GPUs need not agree to the bit).
+        super()._fine_tune(X3, lengths, Y, str(self._accelerator.device), seed)
+        if self._accelerator.num_processes > 1:
+            from accelerate.utils import broadcast_object_list
+
+            module = self.net_.module_
+            shared = [{k: v.cpu() for k, v in module.state_dict().items()}]
+            broadcast_object_list(shared, from_process=0)
+            module.load_state_dict(shared[0])
 
     def __getstate__(self):
         state = super().__getstate__()

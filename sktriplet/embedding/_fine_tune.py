@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 
 import numpy as np
+from skorch.history import History
 
 from ..nn import ConvEmbedding
 from ..tagging import CRNNTagger
@@ -32,6 +33,7 @@ FIXED_BY_EMBEDDER = (
     "n_filters",
     "n_conv",
     "pool_freq",
+    "dropout",
     "cnn_init",
     "frame_pool",
     "standardize",
@@ -92,6 +94,8 @@ class FineTuneMixin:
             n_filters=_conv_setting(module_params, "n_filters"),
             n_conv=_conv_setting(module_params, "n_blocks"),
             pool_freq=_conv_setting(module_params, "pool_freq"),
+            # Dropout layers sit inside the blocks: the same ones, the same weights.
+            dropout=_conv_setting(module_params, "dropout"),
             cnn_init=state,
             frame_pool=1,
             standardize=False,
@@ -114,4 +118,10 @@ class FineTuneMixin:
         with allocator_scope(self.tune_allocator, device):
             tagger.fit(X_fit, np.asarray(Y))
         self.net_.module_.load_state_dict(tagger.module_.cnn.state_dict())
-        self.fine_tune_history_ = tagger.history_
+        # Epoch records only: the batch records grow with the training set.
+        self.fine_tune_history_ = History(
+            [
+                {k: v for k, v in row.items() if k != "batches"}
+                for row in tagger.history_
+            ]
+        )
