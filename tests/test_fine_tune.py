@@ -170,3 +170,15 @@ def test_errors_name_the_parameter():
         _embedder(fine_tune=True, fine_tune__colour=1).fit(X, y)
     with pytest.raises(ValueError, match="fine_tune"):
         _embedder(fine_tune="yes").fit(X, y)
+
+
+def test_models_pickled_before_fine_tuning_load_without_it():
+    X, y = _data()
+    emb = _embedder(fine_tune=False).fit(X, y)
+    state = emb.__getstate__()
+    for name in ("fine_tune", "fine_tune_history_"):
+        state.pop(name)
+    old = TripletEmbedder.__new__(TripletEmbedder)
+    old.__setstate__(state)
+    assert old.fine_tune is False and old.fine_tune_history_ is None
+    np.testing.assert_array_equal(old.transform(X), emb.transform(X))

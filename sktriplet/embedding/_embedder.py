@@ -93,15 +93,16 @@ class TripletEmbedder(
         1.0 (the paper's rule) every segment inherits it, and most of those hold
         only background.
     fine_tune : bool or "auto", default="auto"
-        Pre-training then fine-tuning. After the triplet epochs of each ``fit``,
-        the CNN becomes the front end of a :class:`~sktriplet.tagging.CRNNTagger`
-        (the paper's baseline architecture) trained on the same clips, the
-        labelled ones by their labels and the unlabelled ones by a mean teacher
-        (``consistency=1.0, input_noise=0.1``); its fine-tuned front end is kept,
-        so ``transform`` returns embeddings shaped by the triplets, then by the
-        labels. This is what makes the design card's pipeline beat a supervised
-        CRNN (user guide, "What matters for quality"); it about doubles the time
-        of ``fit``. ``"auto"``: only when ``y`` has labelled clips (an
+        Pre-training then fine-tuning. After the triplet epochs of each call to
+        ``fit`` or ``partial_fit``, the CNN becomes the front end of a
+        :class:`~sktriplet.tagging.CRNNTagger` (the paper's baseline
+        architecture) trained on the same clips, the labelled ones by their
+        labels and the unlabelled ones by a mean teacher (``consistency=1.0,
+        input_noise=0.1``); its fine-tuned front end is kept, so ``transform``
+        returns embeddings shaped by the triplets, then by the labels. This is
+        what makes the design card's pipeline beat a supervised CRNN with scarce
+        labels (user guide, "What matters for quality"); it about doubles the
+        time of ``fit``. ``"auto"``: only when ``y`` has labelled clips (an
         unsupervised fit is left as it is); ``True``: a fit without them is an
         error; ``False``: the paper's embeddings, trained by triplets alone.
         ``fine_tune__<param>`` keyword arguments reach the CRNNTagger
