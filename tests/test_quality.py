@@ -2,7 +2,7 @@
 
 The full check fits the design card's pipeline (S1, S2, S3) and both baselines at
 their defaults on the small embedded soundscapes (60 labelled + 540 unlabelled
-clips), 3 seeds: about 15 minutes on 2 cores, so it only runs with
+clips), 3 seeds: about 20 minutes on 2 cores, so it only runs with
 ``SKTRIPLET_QUALITY_TESTS=1``. The
 small smoke test runs the same code on tiny sizes in the default suite.
 """
@@ -70,21 +70,21 @@ def test_quality_params_and_arms(bench):
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("SKTRIPLET_QUALITY_TESTS") != "1",
-    reason="about 15 min on 2 cores; run with SKTRIPLET_QUALITY_TESTS=1",
+    reason="about 20 min on 2 cores; run with SKTRIPLET_QUALITY_TESTS=1",
 )
 def test_quality_bar_on_embedded_data(bench):
     """The design card's pipeline at its defaults, 3 seeds, on the small preset.
 
-    Measured (user guide, "What to expect"): S2 0.494, CRNN 0.481, S3 0.458,
-    S1 0.402, log-mel tagger 0.348. Asserted: S2 well above the log-mel tagger
-    and above S1 and S3, and level with the CRNN (within 0.03; the goal of 0.03
-    *above* it is not reached).
+    Measured (user guide, "What to expect"; S1 and S3 fine-tuned too, as their
+    defaults do with labels): S2 0.551, S3 0.546, S1 0.515, CRNN 0.481, log-mel
+    tagger 0.348. Asserted, as the method promises: S2 at least 0.03 above the
+    CRNN and 0.10 above the log-mel tagger, and above S1 and S3.
     """
     args = bench.parse_args(["--seeds", "3"])
     results, chance, _ = bench.measure(["logmel", "crnn", "s1", "s2", "s3"], args)
     mean = {arm: float(np.mean(res["f1"])) for arm, res in results.items()}
+    assert mean["s2"] >= mean["crnn"] + 0.03, mean
     assert mean["s2"] >= mean["logmel"] + 0.10, mean
     assert mean["s2"] > mean["s1"], mean
     assert mean["s2"] > mean["s3"], mean
-    assert mean["s2"] >= mean["crnn"] - 0.03, mean
-    assert mean["s2"] >= chance["all-positive"] + 0.15, (mean, chance)
+    assert mean["s2"] >= chance["all-positive"] + 0.25, (mean, chance)
