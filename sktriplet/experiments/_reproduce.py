@@ -87,10 +87,12 @@ def reproduce(
         Output folder: ``results.csv``, ``table2.md``, ``table3.md``, PNG plots,
         ``config.json`` and ``embeddings/`` (segment embeddings for the t-SNE map).
     preset : {"cpu", "paper", "quick"}, default="cpu"
-        ``"cpu"``: Table 2 (both baselines, S1-S5) on the small embedded data
-        (60 labelled, 540 unlabelled clips), 3 seeds, every embedder at its
-        defaults (30 epochs of 2,048 triplets: the paper's 31,560 triplets per
-        epoch scaled to the data); the user guide gives its run time.
+        ``"cpu"``: Table 2 (both baselines, S1-S5 with the paper's triplet loss
+        and no fine-tuning, and the design card's one-liner at the estimators'
+        defaults) on the small embedded data (60 labelled, 540 unlabelled
+        clips), 3 seeds, every embedder trained for 30 epochs of 2,048 triplets
+        (the paper's 31,560 triplets per epoch scaled to the data); the user
+        guide gives its run time.
         ``"paper"``: the paper's three triplet counts per epoch, its extra rows
         and Table 3, on the DCASE-proportioned embedded data; a GPU is advised.
         ``"quick"``: a smoke run of both tables in a couple of minutes.
