@@ -307,8 +307,9 @@ def _add_reproduce(sub):
         "--preset",
         choices=["cpu", "paper", "quick"],
         default="cpu",
-        help="cpu (default): Table 2 on the small embedded data, estimators at "
-        "their defaults, 3 seeds, about 16 min on 2 cores; paper: the paper's "
+        help="cpu (default): Table 2 on the small embedded data (the paper's "
+        "strategies and the one-liner at its defaults), 3 seeds, about 19 min on "
+        "2 cores; paper: the paper's "
         "triplet counts and Table 3 on DCASE-proportioned data (GPU advised); "
         "quick: a smoke run",
     )
