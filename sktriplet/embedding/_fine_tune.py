@@ -19,9 +19,9 @@ from skorch.history import History
 
 from ..nn import ConvEmbedding
 from ..tagging import CRNNTagger
-from ..utils._labels import labeled_mask
 from ..utils._validation import split_clips
 from ._cpu import allocator_scope
+from ._fitting import has_labelled_clips
 
 #: CRNNTagger settings of the fine-tuning that differ from the tagger's defaults
 #: (``fine_tune__<param>`` overrides them): the mean teacher of the measurements.
@@ -50,7 +50,7 @@ def will_fine_tune(fine_tune, Y) -> bool:
     ``fine_tune=True`` without a labelled clip is an error; ``"auto"`` then
     skips the step (an unsupervised fit, e.g. S1 on unlabelled clips).
     """
-    has_labels = Y is not None and bool(labeled_mask(Y).any())
+    has_labels = has_labelled_clips(Y)
     if fine_tune is True and not has_labels:
         raise ValueError(
             "fine_tune=True needs labelled clips in y (rows other than -1); pass "

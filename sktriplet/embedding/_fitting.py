@@ -75,10 +75,15 @@ def check_same_classes(classes, fitted):
         )
 
 
+def has_labelled_clips(Y) -> bool:
+    """Whether ``Y`` (None without ``y``) has a row other than all ``-1``."""
+    return Y is not None and bool(labeled_mask(Y).any())
+
+
 def check_labels(sampler, Y, strategy, classification_weight):
     """Labels are there when the sampler or the classification head needs them."""
     name = strategy if isinstance(strategy, str) else "the sampler"
-    has_labels = Y is not None and bool(labeled_mask(Y).any())
+    has_labels = has_labelled_clips(Y)
     # Supervised and semi-supervised samplers draw labelled anchors.
     if (sampler.requires_labels or sampler.uses_labeled_anchors) and not has_labels:
         raise ValueError(
