@@ -210,6 +210,47 @@ def test_load_domestic_soundscapes_generates_once(tmp_path, monkeypatch):
         load_domestic_soundscapes(**sizes, data_home=tmp_path, random_state=5)
 
 
+def test_load_domestic_soundscapes_keeps_the_copy_another_process_published(
+    tmp_path, monkeypatch
+):
+    # Two jobs loading the same data set at once: the one that finishes second
+    # must not delete the folder that the first is already reading.
+    from sktriplet.datasets import _embedded, load_domestic_soundscapes
+
+    sizes = {"n_labeled": 2, "n_unlabeled": 2, "n_test": 1, "n_eval": 1}
+    final = tmp_path / _embedded.cache_name(sizes, 5)
+    generate = _embedded.make_domestic_soundscapes
+
+    def finished_second(root, **kwargs):
+        generate(final, **kwargs)
+        (final / "being-read").touch()
+        generate(root, **kwargs)
+
+    monkeypatch.setattr(_embedded, "make_domestic_soundscapes", finished_second)
+    data = load_domestic_soundscapes(
+        **sizes, data_home=tmp_path, random_state=5, features=False
+    )
+    assert data.root == final and (final / "being-read").exists()
+    assert [p.name for p in tmp_path.iterdir()] == [final.name]
+    assert len(data.filenames) == 6
+
+
+def test_publish_folder_replaces_an_incomplete_leftover(tmp_path):
+    from sktriplet.utils._files import publish_folder
+
+    def complete(path):
+        return (path / "done").exists()
+
+    root, tmp = tmp_path / "cache", tmp_path / "new"
+    (root / "half").mkdir(parents=True)
+    tmp.mkdir()
+    (tmp / "done").touch()
+    assert publish_folder(tmp, root, complete)
+    assert sorted(p.name for p in root.iterdir()) == ["done"] and not tmp.exists()
+    tmp.mkdir()
+    assert not publish_folder(tmp, root, complete) and not tmp.exists()
+
+
 def _planned(tmp_path, monkeypatch, **kwargs):
     """The clips ``make_domestic_soundscapes`` would render, without rendering them."""
     from sktriplet.datasets import _synth
@@ -386,7 +427,10 @@ def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
         with pytest.raises(_Generated) as info:
             load(data_home=tmp_path, **kwargs)
         root, call = info.value.args
-        return root.name, {k: call[k] for k in SOUNDSCAPE_PRESETS["small"]}
+        # Generated into a staging folder of this process, published by name.
+        name, staging = root.name.removeprefix(".").split(".staging-")
+        assert staging == str(os.getpid())
+        return name, {k: call[k] for k in SOUNDSCAPE_PRESETS["small"]}
 
     assert generated() == (
         f"soundscapes-v{_embedded.DATA_VERSION}-60-540-100-200-seed0",

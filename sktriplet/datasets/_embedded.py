@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from sklearn.utils import Bunch
 
+from ..utils._files import publish_folder
 from ._dcase import load_dcase2018_task4
 from ._home import get_data_home
 from ._synth import DATA_VERSION, make_domestic_soundscapes
@@ -33,6 +37,10 @@ def cache_name(sizes, random_state) -> str:
     """The cache folder name of one data set: data version, sizes and seed."""
     counts = "-".join(str(sizes[k]) for k in SOUNDSCAPE_PRESETS["small"])
     return f"soundscapes-v{DATA_VERSION}-{counts}-seed{random_state}"
+
+
+def _is_complete(root: Path) -> bool:
+    return (root / "dataset" / "metadata").is_dir()
 
 
 def load_domestic_soundscapes(
@@ -116,15 +124,19 @@ def load_domestic_soundscapes(
     }
     home = get_data_home(data_home)
     root = home / cache_name(sizes, random_state)
-    if not (root / "dataset" / "metadata").is_dir():
+    if not _is_complete(root):
+        # Each process builds its own copy, so that two jobs loading the same
+        # data set at once never delete the folder the other is reading.
+        staging = home / f".{root.name}.staging-{os.getpid()}"
         make_domestic_soundscapes(
-            root,
+            staging,
             **sizes,
             overwrite=True,
             n_jobs=n_jobs,
             verbose=verbose,
             random_state=random_state,
         )
+        publish_folder(staging, root, _is_complete)
     data = load_dcase2018_task4(root, subsets_with_clips(sizes))
     data.root = root
     if features:

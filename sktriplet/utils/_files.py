@@ -105,3 +105,31 @@ def atomic_folder(root):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish_folder(tmp, root, is_complete) -> bool:
+    """Move the finished folder ``tmp`` to ``root`` unless ``root`` is complete.
+
+    For caches whose content is fixed by their name: when two processes build the
+    same one at once, the first to finish wins and the others drop their copies,
+    so a folder is never removed under a process already reading it. A leftover
+    ``root`` that ``is_complete`` rejects is replaced. ``tmp`` is gone afterwards.
+    Returns whether ``tmp`` became ``root``.
+    """
+    tmp, root = Path(tmp), Path(root)
+    try:
+        if is_complete(root):
+            return False
+        if root.exists():
+            shutil.rmtree(root)
+        try:
+            os.replace(tmp, root)
+        except OSError:
+            # Another process published between the check and the rename.
+            if not is_complete(root):
+                raise
+            return False
+        return True
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
