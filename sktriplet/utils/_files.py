@@ -85,28 +85,6 @@ def atomic_write_text(path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-@contextmanager
-def atomic_folder(root):
-    """A temporary folder beside ``root`` that replaces it when the block succeeds.
-
-    An existing ``root`` is removed only then; an interrupt or an error leaves it
-    as it was and removes the temporary folder.
-    """
-    root = Path(root)
-    tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        tmp.mkdir(parents=True)
-        yield tmp
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(tmp, root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
 def publish_folder(tmp, root, is_complete) -> bool:
     """Move the finished folder ``tmp`` to ``root`` unless ``root`` is complete.
 
@@ -130,6 +108,26 @@ def publish_folder(tmp, root, is_complete) -> bool:
                 raise
             return False
         return True
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def atomic_folder(root):
+    """A temporary folder beside ``root`` that replaces it when the block succeeds.
+
+    An existing ``root`` is removed only then; an interrupt or an error leaves it
+    as it was and removes the temporary folder.
+    """
+    root = Path(root)
+    tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir(parents=True)
+        yield tmp
+        publish_folder(tmp, root, is_complete=lambda _: False)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
