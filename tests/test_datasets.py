@@ -1,4 +1,5 @@
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -429,7 +430,7 @@ def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
         root, call = info.value.args
         # Generated into a staging folder of this process, published by name.
         name, staging = root.name.removeprefix(".").split(".staging-")
-        assert staging == str(os.getpid())
+        assert staging.endswith(f"-{os.getpid()}")
         return name, {k: call[k] for k in SOUNDSCAPE_PRESETS["small"]}
 
     assert generated() == (
@@ -452,6 +453,29 @@ def test_load_domestic_soundscapes_presets(tmp_path, monkeypatch):
     assert sizes == {"n_labeled": 0, "n_unlabeled": 2700, "n_test": 150, "n_eval": 7}
     with pytest.raises(ValueError, match="preset must be one of.*dcase"):
         load(preset="huge", data_home=tmp_path)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="never swept on Windows")
+def test_load_domestic_soundscapes_sweeps_staging_of_killed_processes(
+    tmp_path, monkeypatch, dead_pid
+):
+    from sktriplet.datasets import _embedded
+    from sktriplet.datasets import load_domestic_soundscapes as load
+
+    def fake(root, **kwargs):
+        raise _Generated(root)
+
+    monkeypatch.setattr(_embedded, "make_domestic_soundscapes", fake)
+    with pytest.raises(_Generated) as info:
+        load(data_home=tmp_path)
+    staging = info.value.args[0]
+    # What a process killed while generating leaves behind (its pid is gone).
+    host_prefix = staging.name.removesuffix(str(os.getpid()))
+    left = staging.with_name(f"{host_prefix}{dead_pid}")
+    (left / "audio").mkdir(parents=True)
+    with pytest.raises(_Generated):
+        load(data_home=tmp_path)
+    assert not left.exists()
 
 
 def test_get_data_home_created_user_only(tmp_path, monkeypatch):

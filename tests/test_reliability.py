@@ -17,9 +17,11 @@ from sktriplet.experiments import reproduce
 from sktriplet.metrics import macro_f1_scorer
 from sktriplet.tagging import SequenceTagger
 from sktriplet.utils._files import (
+    atomic_folder,
     check_writable_dir,
     check_writable_file,
     describe_os_error,
+    work_folder,
 )
 
 needs_permissions = pytest.mark.skipif(
@@ -124,6 +126,31 @@ def test_check_writable_dir_and_file(tmp_path):
         check_writable_file(tmp_path, name="--out")
     with pytest.raises(NotADirectoryError):
         check_writable_file(tmp_path / "f" / "x.npz")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="never swept on Windows")
+def test_atomic_folder_sweeps_only_work_of_dead_processes_of_this_host(
+    tmp_path, dead_pid
+):
+    root = tmp_path / "data"
+    mine = work_folder(root, "partial")
+    host_prefix = mine.name[: -len(str(os.getpid()))]
+    dead = tmp_path / f"{host_prefix}{dead_pid}"
+    alive = tmp_path / f"{host_prefix}{os.getppid()}"
+    elsewhere = tmp_path / f".data.partial-otherhost-{dead_pid}"
+    host = host_prefix.removeprefix(".data.partial-")
+    other_root = tmp_path / f".database.partial-{host}{dead_pid}"
+    not_a_pid = tmp_path / f"{host_prefix}x1"
+    for folder in (dead, alive, elsewhere, other_root, not_a_pid):
+        folder.mkdir()
+        (folder / "clip.wav").write_bytes(b"half")
+    with atomic_folder(root) as tmp:
+        assert tmp == mine
+        (tmp / "done.txt").write_text("yes")
+    assert (root / "done.txt").read_text() == "yes"
+    assert not dead.exists() and not mine.exists()
+    for kept in (alive, elsewhere, other_root, not_a_pid):
+        assert (kept / "clip.wav").exists(), kept.name
 
 
 @needs_permissions

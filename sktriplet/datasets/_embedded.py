@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sklearn.utils import Bunch
 
-from ..utils._files import publish_folder
+from ..utils._files import publish_folder, sweep_abandoned_work, work_folder
 from ._dcase import load_dcase2018_task4
 from ._home import get_data_home
 from ._synth import DATA_VERSION, make_domestic_soundscapes
@@ -127,7 +126,8 @@ def load_domestic_soundscapes(
     if not _is_complete(root):
         # Each process builds its own copy, so that two jobs loading the same
         # data set at once never delete the folder the other is reading.
-        staging = home / f".{root.name}.staging-{os.getpid()}"
+        sweep_abandoned_work(root, "staging")
+        staging = work_folder(root, "staging")
         make_domestic_soundscapes(
             staging,
             **sizes,

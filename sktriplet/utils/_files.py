@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,15 +115,75 @@ def publish_folder(tmp, root, is_complete) -> bool:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _host_tag() -> str:
+    # The host goes into work-folder names: on a folder shared between machines a
+    # process id means nothing on the other hosts.
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "localhost"
+
+
+def _process_is_running(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (``True`` when it cannot tell)."""
+    if os.name == "nt":
+        # os.kill(pid, 0) terminates the process on Windows: never sweep there.
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def work_folder(root, kind: str) -> Path:
+    """The hidden folder beside ``root`` where this process builds it.
+
+    Named ``.<root name>.<kind>-<host>-<pid>`` so that
+    :func:`sweep_abandoned_work` can tell the folders of dead processes apart.
+    """
+    root = Path(root)
+    return root.parent / f".{root.name}.{kind}-{_host_tag()}-{os.getpid()}"
+
+
+def sweep_abandoned_work(root, kind: str) -> list[Path]:
+    """Remove the :func:`work_folder` folders of ``root`` left by dead processes.
+
+    A process killed outright (``SIGKILL``, the out-of-memory killer) runs no
+    cleanup, so its work folder stays behind. Only folders of this host whose
+    process no longer exists are removed; those of running processes and of other
+    hosts are left alone. Containers that share the folder must have distinct host
+    names, since each sees only its own process ids. Returns the removed paths.
+    """
+    root = Path(root)
+    prefix = f".{root.name}.{kind}-{_host_tag()}-"
+    removed = []
+    try:
+        entries = list(root.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        pid = entry.name[len(prefix) :]
+        if not entry.name.startswith(prefix) or not pid.isdigit():
+            continue
+        if int(pid) == os.getpid() or _process_is_running(int(pid)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
 @contextmanager
 def atomic_folder(root):
     """A temporary folder beside ``root`` that replaces it when the block succeeds.
 
     An existing ``root`` is removed only then; an interrupt or an error leaves it
-    as it was and removes the temporary folder.
+    as it was and removes the temporary folder. Temporary folders of ``root`` left
+    by killed processes are removed first (:func:`sweep_abandoned_work`).
     """
     root = Path(root)
-    tmp = root.parent / f".{root.name}.partial-{os.getpid()}"
+    sweep_abandoned_work(root, "partial")
+    tmp = work_folder(root, "partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
