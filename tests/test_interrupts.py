@@ -403,3 +403,30 @@ def test_cli_sigterm_handler_not_installed_off_main_thread(tmp_path, monkeypatch
         thread.start()
         thread.join()
     assert codes == [0]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_synthesis_killed_outright_is_cleaned_by_the_next_build(tmp_path):
+    root = tmp_path / "data"
+    build = [
+        sys.executable,
+        "-c",
+        "import sys; from sktriplet.datasets import make_domestic_soundscapes as m; "
+        "m(sys.argv[1], n_labeled=int(sys.argv[2]), n_unlabeled=0, n_test=0, "
+        "n_eval=0, n_jobs=1, overwrite=True, random_state=0)",
+        str(root),
+    ]
+    killed = subprocess.Popen(build + ["400"], env=_env(), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.glob(".data.partial-*/**/*.wav")):
+        assert killed.poll() is None, killed.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "synthesis never started"
+        time.sleep(0.02)
+    killed.kill()  # SIGKILL: no cleanup code runs
+    killed.communicate(timeout=60)
+    (left,) = tmp_path.glob(".data.partial-*")
+    assert left.name.endswith(f"-{killed.pid}")
+
+    _run(build + ["2"])
+    assert not list(tmp_path.glob(".data.partial-*"))
+    assert len(list(root.rglob("*.wav"))) == 2
