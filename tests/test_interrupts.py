@@ -430,3 +430,31 @@ def test_synthesis_killed_outright_is_cleaned_by_the_next_build(tmp_path):
     _run(build + ["2"])
     assert not list(tmp_path.glob(".data.partial-*"))
     assert len(list(root.rglob("*.wav"))) == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_cached_data_set_killed_outright_is_cleaned_by_the_next_load(tmp_path):
+    # load_domestic_soundscapes builds in a staging folder of its process, which
+    # synthesis itself builds in a work folder: both must go.
+    load = [
+        sys.executable,
+        "-c",
+        "import sys; from sktriplet.datasets import load_domestic_soundscapes as f; "
+        "f(data_home=sys.argv[1], n_labeled=int(sys.argv[2]), n_unlabeled=0, "
+        "n_test=0, n_eval=0, features=False, n_jobs=1)",
+        str(tmp_path),
+    ]
+    killed = subprocess.Popen(load + ["300"], env=_env(), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.glob(".*/**/*.wav")):
+        assert killed.poll() is None, killed.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "synthesis never started"
+        time.sleep(0.02)
+    killed.kill()  # SIGKILL: no cleanup code runs
+    killed.communicate(timeout=60)
+    assert [p for p in tmp_path.iterdir() if str(killed.pid) in p.name]
+
+    _run(load + ["300"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    (root,) = tmp_path.glob("soundscapes-*-300-0-0-0-seed0")
+    assert len(list(root.rglob("*.wav"))) == 300

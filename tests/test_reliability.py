@@ -136,20 +136,25 @@ def test_atomic_folder_sweeps_only_work_of_dead_processes_of_this_host(
     mine = work_folder(root, "partial")
     host_prefix = mine.name[: -len(str(os.getpid()))]
     dead = tmp_path / f"{host_prefix}{dead_pid}"
+    # the work folder of a builder that writes through atomic_folder into its own
+    inner = mine.name.removeprefix(".data")
+    dead_nested = tmp_path / f".{dead.name}{inner}"
+    alive_nested = tmp_path / f".{host_prefix}{os.getppid()}{inner}"
     alive = tmp_path / f"{host_prefix}{os.getppid()}"
     elsewhere = tmp_path / f".data.partial-otherhost-{dead_pid}"
     host = host_prefix.removeprefix(".data.partial-")
     other_root = tmp_path / f".database.partial-{host}{dead_pid}"
     not_a_pid = tmp_path / f"{host_prefix}x1"
-    for folder in (dead, alive, elsewhere, other_root, not_a_pid):
+    made = (dead, dead_nested, alive, alive_nested, elsewhere, other_root, not_a_pid)
+    for folder in made:
         folder.mkdir()
         (folder / "clip.wav").write_bytes(b"half")
     with atomic_folder(root) as tmp:
         assert tmp == mine
         (tmp / "done.txt").write_text("yes")
     assert (root / "done.txt").read_text() == "yes"
-    assert not dead.exists() and not mine.exists()
-    for kept in (alive, elsewhere, other_root, not_a_pid):
+    assert not dead.exists() and not dead_nested.exists() and not mine.exists()
+    for kept in (alive, alive_nested, elsewhere, other_root, not_a_pid):
         assert (kept / "clip.wav").exists(), kept.name
 
 

@@ -155,17 +155,24 @@ def sweep_abandoned_work(root, kind: str) -> list[Path]:
     names, since each sees only its own process ids. Returns the removed paths.
     """
     root = Path(root)
-    prefix = f".{root.name}.{kind}-{_host_tag()}-"
+    host = re.escape(_host_tag())
+    # Also the work folder's own work folder: a builder that writes through
+    # atomic_folder into its work folder leaves ".<work folder>.partial-<host>-<pid>".
+    pattern = re.compile(
+        rf"(?P<outer>\.)?\.{re.escape(root.name)}\.{re.escape(kind)}-{host}-"
+        rf"(?P<pid>[0-9]+)(?P<inner>\.[a-z]+-{host}-[0-9]+)?"
+    )
     removed = []
     try:
         entries = list(root.parent.iterdir())
     except OSError:
         return removed
     for entry in entries:
-        pid = entry.name[len(prefix) :]
-        if not entry.name.startswith(prefix) or not pid.isdigit():
+        match = pattern.fullmatch(entry.name)
+        if match is None or bool(match["outer"]) != bool(match["inner"]):
             continue
-        if int(pid) == os.getpid() or _process_is_running(int(pid)):
+        pid = int(match["pid"])
+        if pid == os.getpid() or _process_is_running(pid):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
