@@ -405,27 +405,36 @@ def test_cli_sigterm_handler_not_installed_off_main_thread(tmp_path, monkeypatch
     assert codes == [0]
 
 
+
+def _kill_outright_once_writing(cmd, folder):
+    """Start ``cmd``, SIGKILL it once a wav file is in a hidden folder of ``folder``."""
+    proc = subprocess.Popen(cmd, env=_env(), stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(folder.glob(".*/**/*.wav")):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "synthesis never started"
+        time.sleep(0.02)
+    proc.kill()  # SIGKILL: no cleanup code runs
+    proc.communicate(timeout=60)
+    return proc.pid
+
+
+def _build_command(code, folder):
+    return [sys.executable, "-c", f"import sys; {code}", str(folder)]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_synthesis_killed_outright_is_cleaned_by_the_next_build(tmp_path):
     root = tmp_path / "data"
-    build = [
-        sys.executable,
-        "-c",
-        "import sys; from sktriplet.datasets import make_domestic_soundscapes as m; "
+    build = _build_command(
+        "from sktriplet.datasets import make_domestic_soundscapes as m; "
         "m(sys.argv[1], n_labeled=int(sys.argv[2]), n_unlabeled=0, n_test=0, "
         "n_eval=0, n_jobs=1, overwrite=True, random_state=0)",
-        str(root),
-    ]
-    killed = subprocess.Popen(build + ["400"], env=_env(), stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not any(tmp_path.glob(".data.partial-*/**/*.wav")):
-        assert killed.poll() is None, killed.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "synthesis never started"
-        time.sleep(0.02)
-    killed.kill()  # SIGKILL: no cleanup code runs
-    killed.communicate(timeout=60)
+        root,
+    )
+    pid = _kill_outright_once_writing(build + ["400"], tmp_path)
     (left,) = tmp_path.glob(".data.partial-*")
-    assert left.name.endswith(f"-{killed.pid}")
+    assert left.name.endswith(f"-{pid}")
 
     _run(build + ["2"])
     assert not list(tmp_path.glob(".data.partial-*"))
@@ -436,23 +445,14 @@ def test_synthesis_killed_outright_is_cleaned_by_the_next_build(tmp_path):
 def test_cached_data_set_killed_outright_is_cleaned_by_the_next_load(tmp_path):
     # load_domestic_soundscapes builds in a staging folder of its process, which
     # synthesis itself builds in a work folder: both must go.
-    load = [
-        sys.executable,
-        "-c",
-        "import sys; from sktriplet.datasets import load_domestic_soundscapes as f; "
+    load = _build_command(
+        "from sktriplet.datasets import load_domestic_soundscapes as f; "
         "f(data_home=sys.argv[1], n_labeled=int(sys.argv[2]), n_unlabeled=0, "
         "n_test=0, n_eval=0, features=False, n_jobs=1)",
-        str(tmp_path),
-    ]
-    killed = subprocess.Popen(load + ["300"], env=_env(), stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while not any(tmp_path.glob(".*/**/*.wav")):
-        assert killed.poll() is None, killed.stderr.read().decode()[-2000:]
-        assert time.monotonic() < deadline, "synthesis never started"
-        time.sleep(0.02)
-    killed.kill()  # SIGKILL: no cleanup code runs
-    killed.communicate(timeout=60)
-    assert [p for p in tmp_path.iterdir() if str(killed.pid) in p.name]
+        tmp_path,
+    )
+    pid = _kill_outright_once_writing(load + ["300"], tmp_path)
+    assert [p for p in tmp_path.iterdir() if str(pid) in p.name]
 
     _run(load + ["300"])
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
