@@ -405,7 +405,6 @@ def test_cli_sigterm_handler_not_installed_off_main_thread(tmp_path, monkeypatch
     assert codes == [0]
 
 
-
 def _kill_outright_once_writing(cmd, folder):
     """Start ``cmd``, SIGKILL it once a wav file is in a hidden folder of ``folder``."""
     proc = subprocess.Popen(cmd, env=_env(), stderr=subprocess.PIPE)
