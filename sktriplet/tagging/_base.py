@@ -91,6 +91,7 @@ class BaseTagger(ClassifierMixin, BaseEstimator):
         "consistency": [Interval(Real, 0, None, closed="left")],
         "teacher_decay": [Interval(Real, 0, 1, closed="neither")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
+        "mixup": [Interval(Real, 0, None, closed="left")],
     }
 
     @abstractmethod
@@ -465,6 +466,7 @@ or list of arrays of shape (n_frames_i, n_features)
             ("consistency", 0.0),
             ("teacher_decay", 0.99),
             ("input_noise", 0.0),
+            ("mixup", 0.0),
         )
         for name, value in old:
             state.setdefault(name, value)

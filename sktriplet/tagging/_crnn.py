@@ -167,6 +167,7 @@ class CRNNTagger(BaseTagger):
         consistency=0.0,
         teacher_decay=0.99,
         input_noise=0.0,
+        mixup=0.0,
         on_interrupt="raise",
     ):
         self.n_filters = n_filters
@@ -193,6 +194,7 @@ class CRNNTagger(BaseTagger):
         self.consistency = consistency
         self.teacher_decay = teacher_decay
         self.input_noise = input_noise
+        self.mixup = mixup
         self.on_interrupt = on_interrupt
 
     def _init_module(self, module):

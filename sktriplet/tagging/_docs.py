@@ -45,4 +45,10 @@ teacher_decay : float, default=0.99
 input_noise : float, default=0.0
     Standard deviation of the Gaussian noise added to the standardized input of
     the student and of the teacher (independently) when ``consistency > 0``.
+mixup : float, default=0.0
+    Mixup (Zhang et al., 2018): when positive, each training batch is mixed with
+    a shuffled copy of itself, ``lam * x + (1 - lam) * x[perm]`` with ``lam``
+    drawn from Beta(``mixup``, ``mixup``), and learns the same mixture of the two
+    targets; with a mean teacher, its batch of unlabelled clips is mixed the same
+    way. ``0`` trains on the clips as they are.
 """

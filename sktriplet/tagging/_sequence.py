@@ -164,6 +164,7 @@ class SequenceTagger(BaseTagger):
         consistency=0.0,
         teacher_decay=0.99,
         input_noise=0.0,
+        mixup=0.0,
         on_interrupt="raise",
     ):
         self.hidden_size = hidden_size
@@ -186,6 +187,7 @@ class SequenceTagger(BaseTagger):
         self.consistency = consistency
         self.teacher_decay = teacher_decay
         self.input_noise = input_noise
+        self.mixup = mixup
         self.on_interrupt = on_interrupt
 
     def _module_params(self, n_features, n_classes, activation):

@@ -89,6 +89,13 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
     a batch of unlabelled clips, both networks reading the clips with their own
     Gaussian noise of standard deviation ``input_noise`` (the student's labelled
     clips get noise too), and moves the teacher after the optimizer step.
+
+    With ``mixup > 0`` each training batch is mixed with a shuffled copy of itself
+    (Zhang et al., 2018): ``lam * x + (1 - lam) * x[perm]`` with ``lam`` drawn from
+    Beta(``mixup``, ``mixup``) per batch, and the loss is the same mixture of the
+    losses on the two targets (for the binary cross-entropy, exactly the loss on
+    the mixed targets). A mean teacher's batch of unlabelled clips is mixed the
+    same way, and both networks read the mixed clips.
     """
 
     def __init__(
@@ -98,6 +105,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         consistency=0.0,
         input_noise=0.0,
         rampup_steps=0,
+        mixup=0.0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -105,6 +113,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         self.consistency = consistency
         self.input_noise = input_noise
         self.rampup_steps = rampup_steps
+        self.mixup = mixup
         self.unlabeled_ = None
 
     def set_unlabeled(self, X3, lengths=None):
@@ -113,24 +122,59 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         return self
 
     def train_step_single(self, batch, **fit_params):
-        if self.unlabeled_ is None:
+        if self.unlabeled_ is None and self.mixup <= 0:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
+        Xi, mixed = self._mixed(Xi)
         Xi = self._with_noise(Xi)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        x_u, lengths_u = self._unlabeled_batch(len(yi))
-        pair = self.module_
-        agreement = consistency_loss(
-            pair.student,
-            pair.teacher,
-            (self._with_noise(x_u), self._with_noise(x_u)),
-            lengths_u,
-        )
-        (loss + self._consistency_weight(pair.n_updates) * agreement).backward()
-        self.history.record_batch("consistency", agreement.item())
+        if mixed is not None:
+            lam, perm = mixed
+            loss = lam * loss + (1.0 - lam) * self.get_loss(
+                y_pred, yi[perm], X=Xi, training=True
+            )
+        if self.unlabeled_ is not None:
+            x_u, lengths_u = self._unlabeled_batch(len(yi))
+            (x_u, lengths_u), _ = self._mixed((x_u, lengths_u))
+            pair = self.module_
+            agreement = consistency_loss(
+                pair.student,
+                pair.teacher,
+                (self._with_noise(x_u), self._with_noise(x_u)),
+                lengths_u,
+            )
+            weight = self._consistency_weight(pair.n_updates)
+            self.history.record_batch("consistency", agreement.item())
+            loss_total = loss + weight * agreement
+        else:
+            loss_total = loss
+        loss_total.backward()
         return {"loss": loss, "y_pred": y_pred}
+
+    def _mixed(self, X):
+        """``X`` mixed with a shuffled copy of itself, and ``(lam, perm)``.
+
+        ``X`` is a tensor, the ``{"x", "lengths"}`` dict of a padded batch, or an
+        ``(x, lengths)`` pair; a mixed clip is as long as the longer of its two.
+        Returns ``(X, None)`` unchanged when ``mixup`` is off.
+        """
+        if self.mixup <= 0:
+            return X, None
+        if isinstance(X, dict):
+            (x, lengths), mixed = self._mixed((X["x"], X.get("lengths")))
+            return {**X, "x": x, "lengths": lengths}, mixed
+        x, lengths = X if isinstance(X, tuple) else (X, None)
+        generator = current_generator("cpu")
+        draw = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        lam = float(np.random.default_rng(draw).beta(self.mixup, self.mixup))
+        perm = torch.randperm(len(x), generator=generator).to(x.device)
+        x = lam * x + (1.0 - lam) * x[perm]
+        if lengths is not None:
+            lengths = torch.maximum(lengths, lengths[perm])
+        out = (x, lengths) if isinstance(X, tuple) else x
+        return out, (lam, perm)
 
     def train_step(self, batch, **fit_params):
         step = super().train_step(batch, **fit_params)
@@ -176,6 +220,7 @@ def make_tagger_net(
         on_interrupt=params["on_interrupt"],
         consistency=params["consistency"],
         input_noise=params["input_noise"],
+        mixup=params["mixup"],
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         criterion=ClipLoss,
         criterion__activation=activation,
