@@ -40,11 +40,13 @@ def test_quality_measure_smoke(bench, data_home):
         assert 0.0 <= res["auc"][0] <= 1.0
         assert res["seconds"][0] > 0
         assert 0.0 <= res["f1_thr"][0] <= 1.0
+        assert 0.0 <= res["f1_test"][0] <= 1.0
     assert set(chance) == {"all-positive", "prior-random"}
     assert 0.0 < chance["prior-random"] < 1.0 and 0.0 < chance["all-positive"] < 1.0
     assert "16 labelled" in desc and "12 test clips" in desc
     table = bench.format_table(["logmel", "s2"], results, chance)
     assert table.splitlines()[1].startswith("logmel")
+    assert "test F1" in table.splitlines()[0]
 
 
 def test_quality_params_and_arms(bench):
