@@ -83,6 +83,7 @@ def test_fine_tuner_is_a_mean_teacher_crnn_started_from_the_triplet_cnn():
     assert isinstance(tagger, CRNNTagger)
     assert tagger.frame_pool == 1 and tagger.standardize is False
     assert tagger.consistency == 1.0 and tagger.input_noise == 0.1
+    assert tagger.mixup == 0.2
     assert (tagger.n_filters, tagger.n_conv, tagger.pool_freq) == (4, 3, 4)
     assert tagger.max_epochs == 3 and tagger.hidden_size == 4
     assert tagger.random_state == 7

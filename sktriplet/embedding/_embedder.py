@@ -97,8 +97,9 @@ class TripletEmbedder(
         ``fit`` or ``partial_fit``, the CNN becomes the front end of a
         :class:`~sktriplet.tagging.CRNNTagger` (the paper's baseline
         architecture) trained on the same clips, the labelled ones by their
-        labels and the unlabelled ones by a mean teacher (``consistency=1.0,
-        input_noise=0.1``); its fine-tuned front end is kept, so ``transform``
+        labels and the unlabelled ones by a mean teacher, every batch mixed
+        with a shuffled copy of itself (``consistency=1.0, input_noise=0.1,
+        mixup=0.2``); its fine-tuned front end is kept, so ``transform``
         returns embeddings shaped by the triplets, then by the labels. This is
         what makes the design card's pipeline beat a supervised CRNN with scarce
         labels (user guide, "What matters for quality"); it about doubles the
@@ -107,8 +108,9 @@ class TripletEmbedder(
         error; ``False``: the paper's embeddings, trained by triplets alone.
         ``fine_tune__<param>`` keyword arguments reach the CRNNTagger
         (``fine_tune__max_epochs=30``, ``fine_tune__consistency=0.0`` for a
-        supervised fine-tuning...), except those the embedder sets itself (its
-        CNN's shape and dropout, inputs, device and seed).
+        supervised fine-tuning, ``fine_tune__mixup=0.0`` without mixup...),
+        except those the embedder sets itself (its CNN's shape and dropout,
+        inputs, device and seed).
     frame_pool : int, default=10
         Input frames averaged into one step before the CNN (10 frames of 10 ms:
         0.1 s); the embedding has one vector per step. 1 = the paper's full

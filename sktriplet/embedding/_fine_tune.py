@@ -24,8 +24,9 @@ from ._cpu import allocator_scope
 from ._fitting import has_labelled_clips
 
 #: CRNNTagger settings of the fine-tuning that differ from the tagger's defaults
-#: (``fine_tune__<param>`` overrides them): the mean teacher of the measurements.
-FINE_TUNE_DEFAULTS = {"consistency": 1.0, "input_noise": 0.1}
+#: (``fine_tune__<param>`` overrides them): the mean teacher of the measurements,
+#: with mixup (user guide, "Mixup in the fine-tuning").
+FINE_TUNE_DEFAULTS = {"consistency": 1.0, "input_noise": 0.1, "mixup": 0.2}
 
 #: CRNNTagger parameters the embedder sets itself, so that the fine-tuned front end
 #: is the embedder's own CNN on the embedder's own inputs.
