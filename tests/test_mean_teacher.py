@@ -197,14 +197,17 @@ def _net(mixup):
 def test_mixed_batch_is_a_convex_mixture_with_a_shuffled_copy():
     x = torch.arange(24, dtype=torch.float32).reshape(4, 2, 3)
     lengths = torch.tensor([2, 1, 2, 1])
+    padded = x.clone()
+    padded[lengths == 1, 1] = float("nan")  # padding is never read
     with private_generator(3):
-        (mixed, mixed_lengths), (lam, perm) = _net(0.4)._mixed((x, lengths))
+        (mixed, mixed_lengths), (lam, perm) = _net(0.4)._mixed((padded, lengths))
     assert 0.0 < lam < 1.0
-    assert sorted(perm.tolist()) == [0, 1, 2, 3]
+    assert sorted(perm.tolist()) == [0, 1, 2, 3] and perm.tolist() != [0, 1, 2, 3]
+    x[lengths == 1, 1] = 0.0  # a shorter clip continues as zeros
     torch.testing.assert_close(mixed, lam * x + (1 - lam) * x[perm])
     assert torch.equal(mixed_lengths, torch.maximum(lengths, lengths[perm]))
     with private_generator(3):
-        again, _ = _net(0.4)._mixed({"x": x, "lengths": lengths})
+        again, _ = _net(0.4)._mixed({"x": padded, "lengths": lengths})
     assert torch.equal(again["x"], mixed)
     assert torch.equal(again["lengths"], mixed_lengths)
 

@@ -12,6 +12,7 @@ from skorch.utils import to_tensor
 from torch import nn
 
 from ..nn._mean_teacher import consistency_loss
+from ..nn._tagger import frame_mask
 from ..utils._interrupt import InterruptibleNetMixin
 from ..utils._seeding import current_generator
 
@@ -157,7 +158,8 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         """``X`` mixed with a shuffled copy of itself, and ``(lam, perm)``.
 
         ``X`` is a tensor, the ``{"x", "lengths"}`` dict of a padded batch, or an
-        ``(x, lengths)`` pair; a mixed clip is as long as the longer of its two.
+        ``(x, lengths)`` pair; a mixed clip is as long as the longer of its two,
+        the shorter one continuing as zeros (the mean of standardized inputs).
         Returns ``(X, None)`` unchanged when ``mixup`` is off.
         """
         if self.mixup <= 0:
@@ -170,9 +172,12 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         draw = int(torch.randint(2**31 - 1, (1,), generator=generator))
         lam = float(np.random.default_rng(draw).beta(self.mixup, self.mixup))
         perm = torch.randperm(len(x), generator=generator).to(x.device)
-        x = lam * x + (1.0 - lam) * x[perm]
         if lengths is not None:
+            # A shorter clip's padding is never read: it mixes in as zeros.
+            real = frame_mask(lengths, x.shape[1])
+            x = torch.where(real.view(*real.shape, *[1] * (x.dim() - 2)), x, 0.0)
             lengths = torch.maximum(lengths, lengths[perm])
+        x = lam * x + (1.0 - lam) * x[perm]
         out = (x, lengths) if isinstance(X, tuple) else x
         return out, (lam, perm)
 
