@@ -13,8 +13,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktriplet.embedding import TripletEmbedder
 
-# Every check applies to the flattened 2-D form: none is expected to fail.
-EXPECTED_FAILED_CHECKS: dict = {}
+# Every check applies to the flattened 2-D form. One can fail on some CPUs:
+EXPECTED_FAILED_CHECKS = {
+    # float32 convolutions on batches of other sizes differ around 1e-7 (3e-7
+    # on one value of 1,280 seen), just above the check's tolerance; as the
+    # taggers' (tests/test_common_taggers.py).
+    "check_methods_subset_invariance": "float32 batched inference differs at 1e-7",
+}
 
 
 def _estimators():
