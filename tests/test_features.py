@@ -57,6 +57,34 @@ def test_waveform_list_and_array_agree():
     np.testing.assert_array_equal(ext.transform(waves), ext.transform(list(waves)))
 
 
+def test_interrupt_waits_for_running_batches_and_cancels_the_rest():
+    # A worker thread left inside torch at interpreter exit aborts the process
+    # (exit -6 instead of 130 for an interrupted command).
+    import threading
+    import time
+
+    ext = LogMelExtractor(duration=0.1, n_jobs=2, batch_size=1).fit()
+    lock, running, started = threading.Lock(), [], []
+
+    def load_batch(start, stop):
+        with lock:
+            running.append(start)
+            started.append(start)
+        try:
+            if start == 0:
+                raise KeyboardInterrupt
+            time.sleep(0.3)
+            return [np.zeros(4410, dtype=np.float32)]
+        finally:
+            with lock:
+                running.remove(start)
+
+    with pytest.raises(KeyboardInterrupt):
+        ext._run_batches(40, load_batch)
+    assert running == []  # no batch still at work when the interrupt propagates
+    assert len(started) < 10  # the batches not started were cancelled
+
+
 def test_memory_cache_reuses_features(tmp_path, monkeypatch):
     from sktriplet.features import _logmel
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory
 
@@ -63,8 +64,8 @@ class LogMelExtractor(TransformerMixin, BaseEstimator):
     batch_size : int, default=8
         Clips transformed together.
     n_jobs : int, default=None
-        Threads decoding and transforming batches (joblib); ``None`` means 1, ``-1``
-        all cores.
+        Threads decoding and transforming batches; ``None`` means 1, ``-1`` all
+        cores (joblib's convention).
     memory : str, pathlib.Path or joblib.Memory, default=None
         Cache for computed features. Files are keyed by path, size and modification
         time, arrays by content, so a ``GridSearchCV`` over a pipeline starting with
@@ -304,18 +305,14 @@ or list of arrays of shape (n_frames_i, n_mels)
         return logmel.transpose(1, 2).contiguous().numpy()
 
     def _run_batches(self, n_clips: int, load_batch):
-        starts = range(0, n_clips, self.batch_size)
-        jobs = (
-            delayed(self._transform_batch)(
-                load_batch, s, min(s + self.batch_size, n_clips)
-            )
-            for s in starts
-        )
-        parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
+        bounds = [
+            (start, min(start + self.batch_size, n_clips))
+            for start in range(0, n_clips, self.batch_size)
+        ]
         parts = list(
             progress(
-                parallel(jobs),
-                total=len(starts),
+                self._map_batches(load_batch, bounds),
+                total=len(bounds),
                 enabled=bool(self.verbose),
                 desc="log-mel",
                 unit="batch",
@@ -327,6 +324,31 @@ or list of arrays of shape (n_frames_i, n_mels)
         if len({clip.shape for clip in clips}) == 1:
             return np.stack(clips)
         return clips
+
+    def _map_batches(self, load_batch, bounds):
+        """Features of each ``(start, stop)`` batch, in order, from ``n_jobs`` threads.
+
+        An interrupt (or any error) cancels the batches not started and waits for
+        the running ones before it propagates: a worker thread still inside torch
+        when the interpreter exits aborts the whole process ("terminate called
+        without an active exception"), losing the clean exit status of an
+        interrupted command.
+        """
+        n_jobs = effective_n_jobs(self.n_jobs)
+        if n_jobs == 1:
+            for start, stop in bounds:
+                yield self._transform_batch(load_batch, start, stop)
+            return
+        executor = ThreadPoolExecutor(max_workers=n_jobs)
+        try:
+            futures = [
+                executor.submit(self._transform_batch, load_batch, start, stop)
+                for start, stop in bounds
+            ]
+            for future in futures:
+                yield future.result()
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def _transform_batch(self, load_batch, start: int, stop: int):
         """Features of a batch: one array, or per clip without ``duration``."""
