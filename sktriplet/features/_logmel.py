@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
+from joblib import Parallel, delayed, effective_n_jobs
+from joblib.parallel import BACKENDS, get_active_backend
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_memory
 
@@ -326,7 +327,8 @@ or list of arrays of shape (n_frames_i, n_mels)
         return clips
 
     def _map_batches(self, load_batch, bounds):
-        """Features of each ``(start, stop)`` batch, in order, from ``n_jobs`` threads.
+        """Features of each ``(start, stop)`` batch, in order, from ``n_jobs`` threads
+        (or from the joblib backend of an enclosing ``joblib.parallel_config``).
 
         An interrupt (or any error) cancels the batches not started and waits for
         the running ones before it propagates: a worker thread still inside torch
@@ -334,6 +336,17 @@ or list of arrays of shape (n_frames_i, n_mels)
         without an active exception"), losing the clean exit status of an
         interrupted command.
         """
+        backend, _ = get_active_backend(prefer="threads")
+        if not isinstance(backend, BACKENDS["threading"]):
+            # Another joblib backend (a Dask cluster, processes) runs the batches.
+            parallel = Parallel(
+                n_jobs=self.n_jobs, prefer="threads", return_as="generator"
+            )
+            yield from parallel(
+                delayed(self._transform_batch)(load_batch, start, stop)
+                for start, stop in bounds
+            )
+            return
         n_jobs = effective_n_jobs(self.n_jobs)
         if n_jobs == 1:
             for start, stop in bounds:
