@@ -136,11 +136,14 @@ def test_without_unlabelled_rows_consistency_changes_nothing(cls):
     )
 
 
-def test_input_noise_alone_does_not_change_a_supervised_fit():
+@pytest.mark.parametrize("mixup", [0.0, 0.4])
+def test_input_noise_alone_does_not_change_a_supervised_fit(mixup):
     X, y = _data()
     np.testing.assert_array_equal(
-        _tagger(SequenceTagger, input_noise=0.5).fit(X, y).predict_proba(X),
-        _tagger(SequenceTagger).fit(X, y).predict_proba(X),
+        _tagger(SequenceTagger, input_noise=0.5, mixup=mixup)
+        .fit(X, y)
+        .predict_proba(X),
+        _tagger(SequenceTagger, mixup=mixup).fit(X, y).predict_proba(X),
     )
 
 
@@ -239,7 +242,7 @@ def test_mixup_is_deterministic_and_changes_the_fit(cls, consistency):
     a = _tagger(cls, mixup=0.4, **params).fit(X, y)
     b = _tagger(cls, mixup=0.4, **params).fit(X, y)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
-    plain = _tagger(cls, **params).fit(X, y)
+    plain = _tagger(cls, mixup=0.0, **params).fit(X, y)
     assert np.abs(a.predict_proba(X) - plain.predict_proba(X)).max() > 1e-4
     restored = pickle.loads(pickle.dumps(a))
     np.testing.assert_array_equal(restored.predict_proba(X), a.predict_proba(X))

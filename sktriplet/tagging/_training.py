@@ -128,7 +128,10 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi, mixed = self._mixed(Xi)
-        Xi = self._with_noise(Xi)
+        if self.unlabeled_ is not None:
+            # The noise is the mean teacher's (both networks read noisy clips);
+            # mixup alone trains on the clips as they are, mixed.
+            Xi = self._with_noise(Xi)
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         if mixed is not None:
