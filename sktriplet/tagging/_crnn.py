@@ -18,7 +18,7 @@ __all__ = ["CRNNTagger"]
 @Substitution(
     threads_notes=THREADS_NOTES,
     on_interrupt=ON_INTERRUPT_PARAM,
-    mean_teacher=mean_teacher_params(0.0),
+    mean_teacher=mean_teacher_params(0.0, mixup=0.2),
 )
 class CRNNTagger(BaseTagger):
     """Convolutional recurrent clip tagger on log-mel (the paper's baseline).
@@ -167,7 +167,7 @@ class CRNNTagger(BaseTagger):
         consistency=0.0,
         teacher_decay=0.99,
         input_noise=0.0,
-        mixup=0.0,
+        mixup=0.2,
         on_interrupt="raise",
     ):
         self.n_filters = n_filters

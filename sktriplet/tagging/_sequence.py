@@ -16,7 +16,7 @@ __all__ = ["SequenceTagger"]
 @Substitution(
     threads_notes=THREADS_NOTES,
     on_interrupt=ON_INTERRUPT_PARAM,
-    mean_teacher=mean_teacher_params(0.0),
+    mean_teacher=mean_teacher_params(0.0, mixup=0.0),
 )
 class SequenceTagger(BaseTagger):
     """Clip tagger: BiGRU over frame features, dense layer, pooling over frames.
