@@ -23,9 +23,10 @@ from ..utils._validation import split_clips
 from ._cpu import allocator_scope
 from ._fitting import has_labelled_clips
 
-#: CRNNTagger settings of the fine-tuning that differ from the tagger's defaults
-#: (``fine_tune__<param>`` overrides them): the mean teacher of the measurements,
-#: with mixup (user guide, "Mixup in the fine-tuning").
+#: CRNNTagger settings of the fine-tuning (``fine_tune__<param>`` overrides them):
+#: the mean teacher of the measurements, with mixup (user guide, "Mixup in the
+#: fine-tuning and in the CRNN"). ``mixup`` equals the tagger's own default, and
+#: is fixed here so that the embedder keeps its measured setting if that moves.
 FINE_TUNE_DEFAULTS = {"consistency": 1.0, "input_noise": 0.1, "mixup": 0.2}
 
 #: CRNNTagger parameters the embedder sets itself, so that the fine-tuned front end

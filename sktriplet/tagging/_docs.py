@@ -29,7 +29,7 @@ threads").
 
 MIXUP_NOTE = """ The default was chosen on ``test``
     over five embedded data sets with 60 and 300 labelled clips (user guide,
-    "Mixup in the fine-tuning")."""
+    "Mixup in the fine-tuning and in the CRNN")."""
 
 
 def mean_teacher_params(consistency: float, mixup: float) -> str:
