@@ -275,3 +275,49 @@ def test_load_features_reads_a_features_file(tmp_path):
     np.savez(tmp_path / "bad.npz", X=X)
     with pytest.raises(ValueError, match="lacks the array"):
         check_layout(tmp_path / "bad.npz")
+
+
+def test_defaults_row_fine_tuning_keeps_its_best_epoch_on_test(monkeypatch):
+    import pickle
+
+    from sktriplet.experiments import _runner
+    from sktriplet.experiments._runner import DEFAULT_METHOD, Cell, run_cell
+    from sktriplet.experiments._selection import BestEpochOnHeldOut
+
+    rng = np.random.default_rng(0)
+    subset = np.array(
+        ["weak"] * 8 + ["unlabel_in_domain"] * 8 + ["test"] * 4 + ["eval"] * 4
+    )
+    y = np.zeros((len(subset), 2), dtype=int)
+    y[::2, 0] = 1
+    y[1::2, 1] = 1
+    y[subset == "unlabel_in_domain"] = -1
+    X = rng.normal(-40, 5, size=(len(subset), 200, 64)).astype(np.float32)
+    X[y[:, 0] == 1, :, :8] += 10.0
+    data = ExperimentData(
+        X=X, y=y, subset=subset, classes=np.array(["a", "b"]), root=None
+    )
+    config = ReproduceConfig(
+        embedder_epochs=1, tagger_epochs=3, batch_size=8, device="cpu", n_jobs=1
+    )
+    scored = []
+
+    class Recording(BestEpochOnHeldOut):
+        def on_epoch_end(self, net, **kwargs):
+            super().on_epoch_end(net, **kwargs)
+            scored.append(self.inputs_)
+
+    monkeypatch.setattr(_runner, "BestEpochOnHeldOut", Recording)
+    row, embedder = run_cell(Cell("2", DEFAULT_METHOD, 64, None, 0, 0), data, config)
+    history = embedder.fine_tune_history_
+    assert len(history) == 3 and all("heldout_f1" in epoch for epoch in history)
+    # 3 fine-tuning epochs, then 3 tagger epochs, each scored on test; the
+    # fine-tuning read test as it reads its own clips (pooled by 10, standardized)
+    assert len(scored) == 6
+    expected = embedder._fine_tune_input(X[subset == "test"])
+    assert scored[0].shape == (4, 20, 64)
+    np.testing.assert_allclose(scored[0], expected)
+    # the test clips are not kept with the fitted embedder, which pickles
+    assert embedder.get_params()["fine_tune__callbacks"] is None
+    pickle.loads(pickle.dumps(embedder))
+    assert 0 <= row["macro_f1"] <= 100

@@ -25,8 +25,8 @@ from ._fitting import has_labelled_clips
 
 #: CRNNTagger settings of the fine-tuning (``fine_tune__<param>`` overrides them):
 #: the mean teacher of the measurements, with mixup (user guide, "Mixup in the
-#: fine-tuning and in the CRNN"). ``mixup`` equals the tagger's own default, and
-#: is fixed here so that the embedder keeps its measured setting if that moves.
+#: taggers"). ``mixup`` equals the tagger's own default, and is fixed here so
+#: that the embedder keeps its measured setting if that moves.
 FINE_TUNE_DEFAULTS = {"consistency": 1.0, "input_noise": 0.1, "mixup": 0.2}
 
 #: CRNNTagger parameters the embedder sets itself, so that the fine-tuned front end
@@ -107,6 +107,21 @@ class FineTuneMixin:
             **{"verbose": self.verbose, **params},
         )
 
+    def _fine_tune_clips(self, X3, lengths):
+        """Pooled clips ``X3`` standardized with the embedder's statistics."""
+        Xs = self._standardize(X3)
+        return Xs if lengths is None else split_clips(Xs, lengths)
+
+    def _fine_tune_input(self, X):
+        """Clips ``X`` as the fine-tuning tagger reads them (pooled, standardized).
+
+        Callable once the standardization is learnt, during the fine-tuning too:
+        a held-out callback of the fine-tuning (``fine_tune__callbacks``) takes it
+        as its ``preprocess`` to score raw clips.
+        """
+        X3, lengths, _ = self._check_X(X, reset=False)
+        return self._fine_tune_clips(*self._pool(X3, lengths))
+
     def _fine_tune(self, X3, lengths, Y, device, seed):
         """Fit the fine-tuning CRNN on pooled clips ``X3``; keep its front end.
 
@@ -115,10 +130,8 @@ class FineTuneMixin:
         it; ``Y`` keeps its ``-1`` rows (the mean teacher's unlabelled clips).
         """
         tagger = self._make_fine_tuner(device, seed)
-        Xs = self._standardize(X3)
-        X_fit = Xs if lengths is None else split_clips(Xs, lengths)
         with allocator_scope(self.tune_allocator, device):
-            tagger.fit(X_fit, np.asarray(Y))
+            tagger.fit(self._fine_tune_clips(X3, lengths), np.asarray(Y))
         self.net_.module_.load_state_dict(tagger.module_.cnn.state_dict())
         # Epoch records only: the batch records grow with the training set.
         self.fine_tune_history_ = History(

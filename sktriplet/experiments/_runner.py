@@ -195,6 +195,19 @@ def make_pipeline(cell: Cell, config: ReproduceConfig, X_test, y_test):
             make_embedder(cell.method, cell.n_triplets, config, cell.seed),
         )
     pipe = Pipeline([features, ("clf", "passthrough")])
+    if cell.method == DEFAULT_METHOD:
+        # The fine-tuning trains a CRNN around the embedder's CNN: it keeps its
+        # best epoch on test too, as the CRNN baseline does. Called during the
+        # embedder's fit, once its standardization is learnt.
+        pipe.named_steps["emb"].set_params(
+            fine_tune__callbacks=[
+                BestEpochOnHeldOut(
+                    X_test,
+                    y_test,
+                    preprocess=lambda X: pipe.named_steps["emb"]._fine_tune_input(X),
+                )
+            ]
+        )
     # Called at the first epoch's end, when the first step is fitted.
     heldout = BestEpochOnHeldOut(
         X_test, y_test, preprocess=lambda X: pipe[:-1].transform(X)
@@ -229,6 +242,9 @@ def run_cell(cell: Cell, data: ExperimentData, config: ReproduceConfig):
     y_pred = pipe.predict(data.clips(evaluation))
     seconds = time.perf_counter() - start
     embedder = pipe.named_steps.get("emb")
+    if embedder is not None and "fine_tune__callbacks" in embedder.get_params():
+        # It holds the test clips and a closure: not kept with the embedder.
+        embedder.set_params(fine_tune__callbacks=None)
     if embedder is None:
         device = resolve_device(config.device)
     else:
