@@ -283,3 +283,22 @@ def test_old_pickles_train_without_mixup():
     old.__setstate__(state)
     assert old.get_params()["mixup"] == 0.0
     np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("cls", TAGGERS)
+@pytest.mark.parametrize("n_labeled, expected", [(24, 0.2), (149, 0.2), (150, 0.0)])
+def test_auto_mixup_follows_the_number_of_labelled_clips(cls, n_labeled, expected):
+    X, y = _data(n_labeled=n_labeled, n_unlabeled=20)
+    auto = _tagger(cls, mixup="auto", max_epochs=1).fit(X, y)
+    assert auto.mixup_ == expected
+    # the unlabelled rows do not count, and "auto" trains as its value does
+    same = _tagger(cls, mixup=expected, max_epochs=1).fit(X, y)
+    assert same.mixup_ == expected
+    np.testing.assert_array_equal(auto.predict_proba(X), same.predict_proba(X))
+
+
+def test_sequence_tagger_mixes_up_by_default_only_with_few_labels():
+    assert SequenceTagger().mixup == "auto"
+    assert CRNNTagger().mixup == 0.2
+    with pytest.raises(ValueError, match="mixup"):
+        _tagger(SequenceTagger, mixup="always").fit(*_data())

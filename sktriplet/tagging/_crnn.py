@@ -106,6 +106,8 @@ class CRNNTagger(BaseTagger):
         Mel bands per frame seen in fit.
     frame_pool_ : int
         Frames averaged into one step (``frame_pool`` resolved in fit).
+    mixup_ : float
+        The mixup of the fit (``mixup`` resolved in fit).
     feature_mean_, feature_std_ : ndarray of shape (n_frame_features,) or None
         Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str

@@ -16,7 +16,7 @@ __all__ = ["SequenceTagger"]
 @Substitution(
     threads_notes=THREADS_NOTES,
     on_interrupt=ON_INTERRUPT_PARAM,
-    mean_teacher=mean_teacher_params(0.0, mixup=0.0),
+    mean_teacher=mean_teacher_params(0.0, mixup="auto"),
 )
 class SequenceTagger(BaseTagger):
     """Clip tagger: BiGRU over frame features, dense layer, pooling over frames.
@@ -109,6 +109,8 @@ class SequenceTagger(BaseTagger):
         Values per frame (embedding size) seen in fit; ``predict`` requires the same.
     frame_pool_ : int
         Frames averaged into one step (``frame_pool`` resolved in fit).
+    mixup_ : float
+        The mixup of the fit (``mixup`` resolved in fit).
     feature_mean_, feature_std_ : ndarray of shape (n_frame_features,) or None
         Standardization statistics (None when ``standardize=False``).
     feature_names_in_ : ndarray of str
@@ -164,7 +166,7 @@ class SequenceTagger(BaseTagger):
         consistency=0.0,
         teacher_decay=0.99,
         input_noise=0.0,
-        mixup=0.0,
+        mixup="auto",
         on_interrupt="raise",
     ):
         self.hidden_size = hidden_size
