@@ -102,9 +102,9 @@ class TripletEmbedder(
         mixup=0.2``); its fine-tuned front end is kept, so ``transform``
         returns embeddings shaped by the triplets, then by the labels. With it
         the design card's pipeline is above the supervised ``CRNNTagger()`` on
-        four of five embedded data sets, by 0.025 macro-F1 on average, not by a
-        clear margin (user guide, "What to expect"); it about doubles the time
-        of ``fit``. ``"auto"``: only when ``y`` has labelled clips (an
+        the five embedded data sets, by 0.044 macro-F1 on average (0.027 to
+        0.062; user guide, "What to expect"); it about doubles the time of
+        ``fit``. ``"auto"``: only when ``y`` has labelled clips (an
         unsupervised fit is left as it is); ``True``: a fit without them is an
         error; ``False``: the paper's embeddings, trained by triplets alone.
         ``fine_tune__<param>`` keyword arguments reach the CRNNTagger
