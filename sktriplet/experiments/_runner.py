@@ -198,7 +198,9 @@ def make_pipeline(cell: Cell, config: ReproduceConfig, X_test, y_test):
     if cell.method == DEFAULT_METHOD:
         # The fine-tuning trains a CRNN around the embedder's CNN: it keeps its
         # best epoch on test too, as the CRNN baseline does. Called during the
-        # embedder's fit, once its standardization is learnt.
+        # embedder's fit, once its standardization is learnt. A lambda, not the
+        # bound method: the tagger deep-copies its callbacks, and a bound method
+        # would copy the embedder with them.
         pipe.named_steps["emb"].set_params(
             fine_tune__callbacks=[
                 BestEpochOnHeldOut(

@@ -1,5 +1,7 @@
 """Docstring parts shared by the taggers (filled in by ``Substitution``)."""
 
+from ._base import AUTO_MIXUP, AUTO_MIXUP_BELOW
+
 #: The taggers' ``on_interrupt`` parameter entry (filled in by ``Substitution``).
 ON_INTERRUPT_PARAM = """
 on_interrupt : {"raise", "stop"}, default="raise"
@@ -63,7 +65,7 @@ mixup : float or "auto", default={default}
     a shuffled copy of itself, ``lam * x + (1 - lam) * x[perm]`` with ``lam``
     drawn from Beta(``mixup``, ``mixup``), and learns the same mixture of the two
     targets; with a mean teacher, its batch of unlabelled clips is mixed the same
-    way. ``0`` trains on the clips as they are; ``"auto"`` is 0.2 when the fit
-    has fewer than 150 labelled clips and 0 otherwise (``mixup_`` holds the value
-    used).{note}
+    way. ``0`` trains on the clips as they are; ``"auto"`` is {AUTO_MIXUP} when the
+    fit has fewer than {AUTO_MIXUP_BELOW} labelled clips and 0 otherwise (``mixup_``
+    holds the value used).{note}
 """
