@@ -76,13 +76,15 @@ def test_fine_tuning_trains_the_cnn_further_on_the_labels(fine_tune):
     assert np.isfinite(Z).all()
 
 
-def test_fine_tuner_is_a_mean_teacher_crnn_started_from_the_triplet_cnn():
+def test_fine_tuner_is_a_supervised_crnn_started_from_the_triplet_cnn():
     X, y = _data()
     plain = _embedder(fine_tune=False).fit(X, y)
     tagger = plain._make_fine_tuner("cpu", 7)
     assert isinstance(tagger, CRNNTagger)
     assert tagger.frame_pool == 1 and tagger.standardize is False
-    assert tagger.consistency == 1.0 and tagger.input_noise == 0.1
+    # No mean teacher by default; input_noise is the one fine_tune__consistency
+    # > 0 would use.
+    assert tagger.consistency == 0.0 and tagger.input_noise == 0.1
     assert tagger.mixup == 0.2
     assert (tagger.n_filters, tagger.n_conv, tagger.pool_freq) == (4, 3, 4)
     assert tagger.max_epochs == 3 and tagger.hidden_size == 4
@@ -127,19 +129,20 @@ def test_fine_tuning_is_deterministic_and_pickles():
 
 
 def test_fine_tune_params_are_routed_and_cloned():
-    emb = _embedder(fine_tune=True, fine_tune__consistency=0.0)
+    emb = _embedder(fine_tune=True, fine_tune__consistency=1.0)
     params = emb.get_params()
-    assert params["fine_tune__consistency"] == 0.0
+    assert params["fine_tune__consistency"] == 1.0
     assert clone(emb).get_params()["fine_tune__max_epochs"] == 3
     emb.set_params(fine_tune__max_epochs=1)
     X, y = _data()
     assert len(emb.fit(X, y).fine_tune_history_) == 1
+    assert emb._make_fine_tuner("cpu", 0).consistency == 1.0
 
 
-def test_supervised_fine_tuning_and_clips_of_any_length():
+def test_mean_teacher_fine_tuning_and_clips_of_any_length():
     X, y = _data()
     clips = [X[i, : 80 + 5 * i] for i in range(len(X))]
-    emb = _embedder(fine_tune=True, fine_tune__consistency=0.0).fit(clips, y)
+    emb = _embedder(fine_tune=True, fine_tune__consistency=1.0).fit(clips, y)
     Z = emb.transform(clips)
     assert [len(z) for z in Z] == [-(-len(c) // 10) for c in clips]
 
