@@ -5,10 +5,9 @@ of a :class:`~sktriplet.tagging.CRNNTagger` fitted on the labelled clips by bina
 cross-entropy (and, with ``fine_tune__consistency > 0``, on the unlabelled ones by
 a mean teacher's consistency loss). The fine-tuned front end is copied back, so
 ``transform`` returns embeddings that hold what the labels taught on top of what
-the triplets did. Measured on the
-embedded soundscapes (user guide, "What matters for quality"), the triplet
-embeddings alone stay below a supervised CRNN; the same CNN fine-tuned this way is
-above it on every data set tried.
+the triplets did. Measured on the embedded soundscapes (user guide, "What matters
+for quality"), the triplet embeddings alone stay below a supervised CRNN; the same
+CNN fine-tuned this way is above it on every data set tried.
 """
 
 from __future__ import annotations
