@@ -143,6 +143,9 @@ def _launch_once(tmp_path, datasets, overrides, port):
             MASTER_ADDR="127.0.0.1",
             MASTER_PORT=str(port),
             OMP_NUM_THREADS="1",
+            # CPU processes: on a machine with a GPU, accelerate's barrier would
+            # address GPU <rank>, which a one-GPU machine lacks for rank 1
+            CUDA_VISIBLE_DEVICES="",
         )
         procs.append(
             subprocess.Popen(

@@ -92,7 +92,7 @@ def test_fine_tuner_is_a_supervised_crnn_started_from_the_triplet_cnn():
     init = ConvEmbedding(n_mels=8, n_filters=4)
     init.load_state_dict(tagger.cnn_init)  # a copy of the triplet CNN's weights
     for k, v in plain.net_.module_.state_dict().items():
-        assert torch.equal(init.state_dict()[k], v)
+        assert torch.equal(init.state_dict()[k], v.cpu())
 
 
 def test_embedder_keeps_the_fitted_crnns_front_end(monkeypatch):

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from skorch.callbacks import EarlyStopping
 
 from sktriplet import cli
@@ -67,7 +68,7 @@ def test_continued_training_with_other_label_columns_is_refused(warm, head):
     assert list(emb.classes_) == [0, 1]
     assert len(emb.history_) == history
     for k, v in emb.net_.module_.state_dict().items():
-        assert np.array_equal(v.numpy(), weights[k].numpy())
+        assert torch.equal(v, weights[k])
     # The same columns continue fine.
     emb.partial_fit(X, y)
     assert len(emb.history_) == history + 1
