@@ -26,6 +26,16 @@ peak memory as the process's peak resident size.
 with its BatchNorm folded into the convolutions or its layers run one by one, with
 chunks of 256 or 32 segments, and ``CRNNTagger.predict_proba`` folded or not.
 
+``--fine-tune`` times the one-liner's whole embedder fit on the embedded data
+(``load_domestic_soundscapes(preset=--preset)``, its ``weak`` and
+``unlabel_in_domain`` clips: 60 labelled and 540 unlabelled with the default
+preset) at the defaults, which fine-tune on the labelled clips alone, against
+``fine_tune__consistency=1.0``, the former fine-tuning with a mean teacher on the
+unlabelled clips too. Each fit runs in a fresh process, the two settings
+interleaved, ``--repeats`` times with seeds 0, 1, ...; the table gives median
+seconds for the whole fit, its triplet stage and its fine-tuning stage (the sums
+of the epochs' ``dur``), the fine-tuning's epochs, and the ratio to the default.
+
 ``--pooling`` instead compares the two segment poolings of ``ConvEmbedding``
 (``flatten``/``mean``) by the downstream clip-tagging macro-F1 of the learnt frame
 embeddings on synthetic multi-label data.
@@ -56,6 +66,14 @@ allocator keeps freed buffers), ``fit-untuned`` 1.4 GB.
     CRNN predict_proba, layers in order     20.9, 19.3 1.00
     CRNN predict_proba, folded (default)    31.9, 28.4 1.52, 1.48
 
+``--fine-tune --repeats 3``, seconds (x default) for the whole fit / its triplet
+stage / its fine-tuning, medians of 3 seeds. AMD: ``--threads 1`` while another
+single-threaded job used the second core; H200: 16 threads, ``--device cuda``::
+
+    fine-tuning    AMD, 1 thread            H200
+    labels alone   80 (1.00) / 57 / 22      8 (1.00) / 5 / 2
+    mean teacher   106 (1.33) / 56 / 49     10 (1.37) / 5 / 5
+
 bf16 autocast only pays on CPUs with native bfloat16 (AVX512-BF16 / AMX); without it
 (Zen 3) it is emulated and about 9x slower. In fp32 the CNN costs about 150 MFLOP per
 segment, so 1,000 segments/s would take the peak of two AVX2 cores. On the H100 with
@@ -68,6 +86,7 @@ Usage::
     python benchmarks/bench_embedder.py --quick    # smaller, for a smoke test
     python benchmarks/bench_embedder.py --pooling  # pooling measurement
     python benchmarks/bench_embedder.py --inference  # BatchNorm fold, chunk size
+    python benchmarks/bench_embedder.py --fine-tune --repeats 3  # fine-tuning cost
 """
 
 from __future__ import annotations
@@ -113,6 +132,22 @@ def make_data(n_clips, n_frames=1001, n_mels=64, n_classes=5, seed=0):
                 env *= (np.arange(env.size) // 12) % 2
             X[i, start : start + env.size] += env[:, None] * shape[None, :]
     return X, Y
+
+
+FINE_TUNE_CONFIGS = {
+    "labels alone": {},  # the default
+    "mean teacher": {"fine_tune__consistency": 1.0},
+}
+TRAIN_SUBSETS = ("weak", "unlabel_in_domain")
+
+
+def load_train_clips(preset):
+    """The embedded data's training clips ``(X, y)``, generated on first use."""
+    from sktriplet.datasets import load_domestic_soundscapes
+
+    data = load_domestic_soundscapes(preset=preset, verbose=0)
+    rows = np.flatnonzero(np.isin(np.asarray(data.subset), TRAIN_SUBSETS))
+    return data.X[rows], np.asarray(data.y)[rows]
 
 
 def peak_rss_mb():
@@ -182,7 +217,75 @@ def run_fit(X, Y, n_triplets, batch_size, device, params):
     return out
 
 
+def fine_tune_child(args):
+    """One default-sized fit with the fine-tuning setting ``args.config``."""
+    import torch
+
+    from sktriplet.embedding import TripletEmbedder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    X, y = load_train_clips(args.preset)
+    est = TripletEmbedder(
+        device=args.device, random_state=args.seed, **FINE_TUNE_CONFIGS[args.config]
+    )
+    t = time.perf_counter()
+    est.fit(X, y)
+    fit_s = time.perf_counter() - t
+    tuned = est.fine_tune_history_
+    return {
+        "fit_s": fit_s,
+        "triplet_s": float(sum(est.history_[:, "dur"])),
+        "fine_tune_s": float(sum(tuned[:, "dur"])) if tuned else 0.0,
+        "fine_tune_epochs": len(tuned) if tuned else 0,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def fine_tune_cost(args):
+    """The fit's time with and without the fine-tuning's mean teacher, side by side."""
+    X, y = load_train_clips(args.preset)  # generate and cache outside the timing
+    n_lab = int((y >= 0).all(axis=1).sum())
+    rows = {name: [] for name in FINE_TUNE_CONFIGS}
+    for seed in range(args.repeats):
+        for name in FINE_TUNE_CONFIGS:
+            cmd = [sys.executable, __file__, "--child", name, "--seed", str(seed)]
+            cmd += ["--preset", args.preset, "--device", args.device]
+            cmd += ["--threads", str(args.threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode or not line:
+                raise SystemExit(f"{name}, seed {seed}: failed\n{proc.stderr[-2000:]}")
+            rows[name].append(json.loads(line[0][7:]))
+            print(f"  done {name}, seed {seed}", file=sys.stderr, flush=True)
+    med = {
+        name: {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
+        for name, rs in rows.items()
+    }
+    base = med["labels alone"]["fit_s"]
+    print(
+        f"\n{'fine-tuning':<14}{'fit s':>8}{'x default':>11}{'triplet s':>11}"
+        f"{'fine-tune s':>13}{'epochs':>8}   fit s per seed"
+    )
+    for name, m in med.items():
+        seeds = " / ".join(f"{r['fit_s']:.0f}" for r in rows[name])
+        print(
+            f"{name:<14}{m['fit_s']:>8.0f}{m['fit_s'] / base:>11.2f}"
+            f"{m['triplet_s']:>11.0f}{m['fine_tune_s']:>13.0f}"
+            f"{m['fine_tune_epochs']:>8.0f}   {seeds}"
+        )
+    print(
+        f"\nembedded data, preset {args.preset!r}: {len(y)} training clips "
+        f"({n_lab} labelled), TripletEmbedder() at its defaults, device "
+        f"{args.device}, torch threads {int(med['labels alone']['threads'])}, "
+        f"medians of {args.repeats} seeds, fresh process per fit"
+    )
+
+
 def child(args):
+    if args.config in FINE_TUNE_CONFIGS:
+        print("RESULT " + json.dumps(fine_tune_child(args)))
+        return
     cfg = dict(CONFIGS[args.config])
     if cfg.pop("malloc", False):
         from sktriplet.embedding import tune_cpu_allocator
@@ -390,6 +493,9 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--fine-tune", action="store_true")
+    p.add_argument("--preset", default="small", choices=("small", "dcase"))
+    p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         # 4 labelled clips of 8, so that label negatives exist
@@ -401,6 +507,8 @@ def main(argv=None):
         pooling(args)
     elif args.inference:
         inference(args)
+    elif args.fine_tune:
+        fine_tune_cost(args)
     else:
         speed(args)
 
