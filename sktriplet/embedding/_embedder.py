@@ -104,7 +104,7 @@ class TripletEmbedder(
         five embedded data sets, by 0.057 macro-F1 on average (0.023 to 0.092;
         user guide, "What to expect"). ``fine_tune__consistency=1.0`` adds a
         mean teacher on the unlabelled clips (the former default: level on
-        held-out clips, about twice the time). ``"auto"``: only when ``y``
+        held-out clips, a third more fit time). ``"auto"``: only when ``y``
         has labelled clips (an unsupervised fit is left as it is); ``True``: a
         fit without them is an error; ``False``: the paper's embeddings,
         trained by triplets alone.

@@ -26,7 +26,7 @@ from ._fitting import has_labelled_clips
 #: CRNNTagger settings of the fine-tuning (``fine_tune__<param>`` overrides them):
 #: the labels alone, with mixup (user guide, "The fine-tuning's mean teacher").
 #: A mean teacher on the unlabelled clips was the default before: level with it
-#: on ``test``, at twice the cost; ``input_noise`` stays so that
+#: on ``test``, at a third more fit time; ``input_noise`` stays so that
 #: ``fine_tune__consistency=1.0`` gives that setting back (it acts only with the
 #: mean teacher). ``mixup`` equals the tagger's own default, and is fixed here so
 #: that the embedder keeps its measured setting if that moves.
