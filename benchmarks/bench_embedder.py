@@ -138,16 +138,25 @@ FINE_TUNE_CONFIGS = {
     "labels alone": {},  # the default
     "mean teacher": {"fine_tune__consistency": 1.0},
 }
-TRAIN_SUBSETS = ("weak", "unlabel_in_domain")
 
 
 def load_train_clips(preset):
-    """The embedded data's training clips ``(X, y)``, generated on first use."""
-    from sktriplet.datasets import load_domestic_soundscapes
+    """The embedded data's training clips ``(X, y)``, as ``bench_quality.py`` loads."""
+    import bench_quality
 
-    data = load_domestic_soundscapes(preset=preset, verbose=0)
-    rows = np.flatnonzero(np.isin(np.asarray(data.subset), TRAIN_SUBSETS))
-    return data.X[rows], np.asarray(data.y)[rows]
+    X, y, train, *_ = bench_quality.load(bench_quality.parse_args(["--preset", preset]))
+    return X[train], y[train]
+
+
+def run_child(name, options):
+    """Configuration ``name`` in a fresh process: its RESULT, or None if it failed."""
+    cmd = [sys.executable, __file__, "--child", name, *options]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode or not line:
+        print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(line[0][7:])
 
 
 def peak_rss_mb():
@@ -249,14 +258,12 @@ def fine_tune_cost(args):
     rows = {name: [] for name in FINE_TUNE_CONFIGS}
     for seed in range(args.repeats):
         for name in FINE_TUNE_CONFIGS:
-            cmd = [sys.executable, __file__, "--child", name, "--seed", str(seed)]
-            cmd += ["--preset", args.preset, "--device", args.device]
-            cmd += ["--threads", str(args.threads)]
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-            line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            if proc.returncode or not line:
-                raise SystemExit(f"{name}, seed {seed}: failed\n{proc.stderr[-2000:]}")
-            rows[name].append(json.loads(line[0][7:]))
+            options = ["--seed", str(seed), "--preset", args.preset]
+            options += ["--device", args.device, "--threads", str(args.threads)]
+            res = run_child(name, options)
+            if res is None:
+                raise SystemExit(f"{name}, seed {seed}: failed (above)")
+            rows[name].append(res)
             print(f"  done {name}, seed {seed}", file=sys.stderr, flush=True)
     med = {
         name: {k: float(np.median([r[k] for r in rs])) for k in rs[0]}
@@ -317,11 +324,7 @@ def child(args):
 def speed(args):
     rows = []
     for name in args.configs.split(","):
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            name,
+        options = [
             "--n-clips",
             str(args.n_clips),
             "--n-triplets",
@@ -335,12 +338,10 @@ def speed(args):
             "--labeled",
             str(args.labeled),
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-        line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode or not line:
-            print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+        res = run_child(name, options)
+        if res is None:
             continue
-        rows.append(json.loads(line[0][7:]))
+        rows.append(res)
         print(f"  done {name}", file=sys.stderr, flush=True)
     base = next((r["triplets_per_s"] for r in rows if r["config"] == "plain"), None)
     print(
