@@ -89,7 +89,7 @@ def test_fine_tuner_is_a_supervised_crnn_started_from_the_triplet_cnn():
     assert (tagger.n_filters, tagger.n_conv, tagger.pool_freq) == (4, 3, 4)
     assert tagger.max_epochs == 3 and tagger.hidden_size == 4
     assert tagger.random_state == 7
-    init = ConvEmbedding(n_mels=8, n_filters=4)
+    init = ConvEmbedding(n_mels=8, n_filters=4, dropout=tagger.dropout)
     init.load_state_dict(tagger.cnn_init)  # a copy of the triplet CNN's weights
     for k, v in plain.net_.module_.state_dict().items():
         assert torch.equal(init.state_dict()[k], v.cpu())
@@ -152,6 +152,42 @@ def test_embedder_dropout_reaches_the_fine_tuned_front_end():
     emb = _embedder(fine_tune=True, module__dropout=0.2).fit(X, y)
     assert emb._make_fine_tuner("cpu", 0).dropout == 0.2
     assert np.isfinite(emb.transform(X)).all()
+
+
+def _dropout_rates(module):
+    return [m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)]
+
+
+def test_dropout_by_default_in_both_stages_and_none_on_request():
+    X, y = _data()
+    emb = _embedder(fine_tune=True).fit(X, y)
+    assert "module__dropout" not in emb.get_params()  # an embedder default
+    assert _dropout_rates(emb.net_.module_) == [0.2, 0.2, 0.2]
+    assert emb._make_fine_tuner("cpu", 0).dropout == 0.2
+    paper = _embedder(fine_tune=True, module__dropout=0.0).fit(X, y)
+    assert _dropout_rates(paper.net_.module_) == []
+    assert paper._make_fine_tuner("cpu", 0).dropout == 0.0
+
+
+def _as_fitted_before_default_dropout(X, y):
+    """A model fitted without Dropout layers, pickled without ``module__dropout``."""
+    old = _embedder(fine_tune=True, module__dropout=0.0).fit(X, y)
+    del old.module__dropout
+    return old
+
+
+def test_models_fitted_before_default_dropout_keep_none():
+    X, y = _data()
+    old = _as_fitted_before_default_dropout(X, y)
+    expected = old.transform(X)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.get_params()["module__dropout"] == 0.0
+    np.testing.assert_array_equal(loaded.transform(X), expected)
+    assert _dropout_rates(clone(loaded).fit(X, y).net_.module_) == []
+    # Without the parameter, a warm start still fine-tunes the module it has.
+    del loaded.module__dropout
+    loaded.set_params(warm_start=True).fit(X, y)
+    assert _dropout_rates(loaded.net_.module_) == []
 
 
 def test_one_dimensional_labels():

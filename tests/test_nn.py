@@ -151,3 +151,17 @@ def test_triplet_loss_flattens_and_validates():
         triplet_loss(a, a, a, margin=-1)
     empty = torch.zeros(0, 3)
     assert float(triplet_loss(empty, empty, empty)) == 0.0
+
+
+@pytest.mark.parametrize("source_dropout, target_dropout", [(0.0, 0.2), (0.2, 0.0)])
+def test_conv_embedding_loads_weights_across_dropout(source_dropout, target_dropout):
+    # Dropout shifts the layer numbers of ``blocks`` but has no weights.
+    torch.manual_seed(0)
+    source = ConvEmbedding(16, n_filters=4, dropout=source_dropout)
+    source.blocks[1].running_mean.uniform_()
+    target = ConvEmbedding(16, n_filters=4, dropout=target_dropout)
+    target.load_state_dict(source.state_dict())
+    x = torch.randn(2, 12, 16)
+    torch.testing.assert_close(target.eval()(x), source.eval()(x))
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        ConvEmbedding(16, n_filters=4, n_blocks=2).load_state_dict(source.state_dict())

@@ -21,7 +21,7 @@ from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._validation import real_frames
 from . import _fitting as steps
 from ._cpu import cpu_has_native_bf16, resolve_amp
-from ._fine_tune import FineTuneMixin, will_fine_tune
+from ._fine_tune import FineTuneMixin, block_dropout, will_fine_tune
 from ._fitting import TripletFitMixin
 from ._inference import FRAME_SECONDS, EmbedderInferenceMixin
 from ._routing import PREFIXES, RoutedParamsMixin
@@ -176,7 +176,11 @@ class TripletEmbedder(
         ``module__<param>`` for :class:`~sktriplet.nn.ConvEmbedding` (``n_filters``,
         ``n_blocks``, ``pool_freq``, ``dropout``, ``pooling``, ``channels_last``),
         ``optimizer__<param>``, ``callbacks__<param>``, ``sampler__<param>``,
-        ``fine_tune__<param>`` (see ``fine_tune``).
+        ``fine_tune__<param>`` (see ``fine_tune``). The CNN takes
+        ConvEmbedding's defaults except ``dropout``: 0.2 after each block here,
+        in the fine-tuning too, which narrows the seed spread (user guide,
+        "Dropout in the embedder's CNN"). ``module__dropout=0.0`` is the
+        paper's network (the default before).
 
     Attributes
     ----------
@@ -435,6 +439,10 @@ or list of arrays of shape (n_frames_i, n_mels)
         if "net_" in state:
             state.setdefault("segment_steps_", state["segment_frames"])
             state.setdefault("fine_tune_history_", None)
+            fitted_without = not block_dropout(state["net_"].module_)
+            if "module__dropout" not in state and fitted_without:
+                # Fitted before dropout became the default: refits keep none.
+                state["module__dropout"] = 0.0
         super().__setstate__(state)
         if "net_" in state:
             # skorch maps CUDA tensors to the CPU when CUDA is missing.

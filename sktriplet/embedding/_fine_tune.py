@@ -16,6 +16,7 @@ import inspect
 
 import numpy as np
 from skorch.history import History
+from torch import nn
 
 from ..nn import ConvEmbedding
 from ..tagging import CRNNTagger
@@ -71,6 +72,17 @@ def _conv_setting(module_params: dict, name: str):
     return inspect.signature(ConvEmbedding).parameters[name].default
 
 
+def block_dropout(module) -> float:
+    """The dropout rate inside the blocks of a fitted ConvEmbedding (0 if none).
+
+    Read from the module, not the parameters: a model fitted before dropout was
+    the default has no Dropout layers, and the fine-tuner's blocks must have the
+    same layers for its state dict to load (warm starts of old pickles).
+    """
+    rates = [layer.p for layer in module.blocks if isinstance(layer, nn.Dropout)]
+    return float(rates[0]) if rates else 0.0
+
+
 class FineTuneMixin:
     """The fine-tuning step of :meth:`TripletEmbedder.fit`."""
 
@@ -92,7 +104,7 @@ class FineTuneMixin:
 
     def _make_fine_tuner(self, device, seed):
         module = self.net_.module_
-        module_params = self._sub_params("module__")
+        module_params = self._module_params()
         params = {**FINE_TUNE_DEFAULTS, **self._sub_params("fine_tune__")}
         state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
         return CRNNTagger(
@@ -100,7 +112,7 @@ class FineTuneMixin:
             n_conv=_conv_setting(module_params, "n_blocks"),
             pool_freq=_conv_setting(module_params, "pool_freq"),
             # Dropout layers sit inside the blocks: the same ones, the same weights.
-            dropout=_conv_setting(module_params, "dropout"),
+            dropout=block_dropout(module),
             cnn_init=state,
             frame_pool=1,
             standardize=False,

@@ -159,6 +159,49 @@ class ConvEmbedding(nn.Module):
             h = torch.relu(pool(h))
         return h
 
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """Load weights, also from the same network with or without dropout.
+
+        Dropout has no weights but takes a place in ``blocks``, so the two number
+        their layers differently: the ``blocks`` keys of ``state_dict`` are
+        matched to this module's layers with weights in order (a pre-trained
+        CNN without dropout can start a CRNN with it, and back).
+        """
+        return super().load_state_dict(
+            self._renumbered(state_dict), strict=strict, assign=assign
+        )
+
+    def _renumbered(self, state_dict):
+        def index(key):
+            parts = key.split(".")
+            if len(parts) > 1 and parts[0] == "blocks" and parts[1].isdigit():
+                return int(parts[1])
+            return None
+
+        theirs = sorted({i for key in state_dict if (i := index(key)) is not None})
+        ours = [i for i, layer in enumerate(self.blocks) if layer.state_dict()]
+        if len(theirs) != len(ours) or theirs == ours:
+            return state_dict  # nothing to match, or load_state_dict says what
+        new_index = dict(zip(theirs, ours))
+
+        def rename(key):
+            parts = key.split(".")
+            parts[1] = str(new_index[index(key)])
+            return ".".join(parts)
+
+        renamed = type(state_dict)(
+            (key if index(key) is None else rename(key), value)
+            for key, value in state_dict.items()
+        )
+        metadata = getattr(state_dict, "_metadata", None)
+        if metadata is not None:  # BatchNorm reads its version from it
+            renamed._metadata = type(metadata)(
+                (key if index(key) is None else rename(key), value)
+                for key, value in metadata.items()
+                if index(key) is None or index(key) in new_index
+            )
+        return renamed
+
     def __setstate__(self, state):
         super().__setstate__(state)
         # Modules pickled with torch's dropout: masks from the fit's own generator.

@@ -87,7 +87,8 @@ class CRNNTagger(BaseTagger):
         :class:`~sktriplet.embedding.TripletEmbedder` with the same ``frame_pool``)
         or its state dict, whose weights initialise the convolutional front end
         before the whole network is trained on the labelled clips. It must have
-        this tagger's ``n_filters``, ``n_conv``, ``pool_freq`` and mel bands.
+        this tagger's ``n_filters``, ``n_conv``, ``pool_freq`` and mel bands
+        (its dropout may differ: the embedder's CNN has dropout 0.2 by default).
         ``None`` starts from a random initialisation.
 
     Attributes
