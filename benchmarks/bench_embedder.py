@@ -69,11 +69,13 @@ allocator keeps freed buffers), ``fit-untuned`` 1.4 GB.
 
 ``--fine-tune --repeats 3``, seconds (x default) for the whole fit / its triplet
 stage / its fine-tuning, medians of 3 seeds. AMD: ``--threads 1`` while another
-single-threaded job used the second core; H200: 16 threads, ``--device cuda``::
+single-threaded job used the second core; H200: 16 threads, ``--device cuda``;
+"before": the version whose CNN had no dropout by default::
 
-    fine-tuning    AMD, 1 thread            H200
-    labels alone   80 (1.00) / 57 / 22      8 (1.00) / 5 / 2
-    mean teacher   106 (1.33) / 56 / 49     10 (1.37) / 5 / 5
+    setting        AMD, 1 thread            AMD, before              H200, before
+    labels alone   89 (1.00) / 65 / 24      80 (1.00) / 57 / 22      8 (1.00) / 5 / 2
+    no dropout     76 (0.85) / 54 / 21      (was the default)
+    mean teacher   118 (1.33) / 62 / 55     106 (1.33) / 56 / 49     10 (1.37) / 5 / 5
 
 bf16 autocast only pays on CPUs with native bfloat16 (AVX512-BF16 / AMX); without it
 (Zen 3) it is emulated and about 9x slower. In fp32 the CNN costs about 150 MFLOP per

@@ -101,10 +101,11 @@ class TripletEmbedder(
         kept, so ``transform`` returns embeddings shaped by the triplets (which
         learn from the unlabelled clips too), then by the labels. With it the
         design card's pipeline is 0.057 to 0.093 macro-F1 above the supervised
-        ``CRNNTagger()`` on four embedded data sets of five and level with it on
-        the fifth (user guide, "What to expect"). ``fine_tune__consistency=1.0`` adds a
-        mean teacher on the unlabelled clips (the former default: level on
-        held-out clips, a third more fit time). ``"auto"``: only when ``y``
+        ``CRNNTagger()`` on four embedded data sets of five and level with it
+        on the fifth (user guide, "What to expect").
+        ``fine_tune__consistency=1.0`` adds a mean teacher on the unlabelled
+        clips (the former default: level on held-out clips, a third more fit
+        time). ``"auto"``: only when ``y``
         has labelled clips (an unsupervised fit is left as it is); ``True``: a
         fit without them is an error; ``False``: the paper's embeddings,
         trained by triplets alone.

@@ -111,7 +111,7 @@ class FineTuneMixin:
             n_filters=_conv_setting(module_params, "n_filters"),
             n_conv=_conv_setting(module_params, "n_blocks"),
             pool_freq=_conv_setting(module_params, "pool_freq"),
-            # Dropout layers sit inside the blocks: the same ones, the same weights.
+            # The fitted module's own Dropout layers, so the blocks line up.
             dropout=block_dropout(module),
             cnn_init=state,
             frame_pool=1,
