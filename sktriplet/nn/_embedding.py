@@ -185,20 +185,21 @@ class ConvEmbedding(nn.Module):
         new_index = dict(zip(theirs, ours))
 
         def rename(key):
+            i = index(key)
+            if i is None:
+                return key
             parts = key.split(".")
-            parts[1] = str(new_index[index(key)])
+            parts[1] = str(new_index[i])
             return ".".join(parts)
 
-        renamed = type(state_dict)(
-            (key if index(key) is None else rename(key), value)
-            for key, value in state_dict.items()
-        )
+        renamed = type(state_dict)((rename(k), v) for k, v in state_dict.items())
         metadata = getattr(state_dict, "_metadata", None)
         if metadata is not None:  # BatchNorm reads its version from it
+            # Layers without weights (ReLU, pooling, dropout) have entries too.
             renamed._metadata = type(metadata)(
-                (key if index(key) is None else rename(key), value)
-                for key, value in metadata.items()
-                if index(key) is None or index(key) in new_index
+                (rename(k), v)
+                for k, v in metadata.items()
+                if index(k) is None or index(k) in new_index
             )
         return renamed
 
