@@ -21,7 +21,7 @@ from ..utils._sklearn_compat import Interval, StrOptions
 from ..utils._validation import real_frames
 from . import _fitting as steps
 from ._cpu import cpu_has_native_bf16, resolve_amp
-from ._fine_tune import FineTuneMixin, block_dropout, will_fine_tune
+from ._fine_tune import FineTuneMixin, will_fine_tune
 from ._fitting import TripletFitMixin
 from ._inference import FRAME_SECONDS, EmbedderInferenceMixin
 from ._routing import PREFIXES, RoutedParamsMixin
@@ -440,7 +440,7 @@ or list of arrays of shape (n_frames_i, n_mels)
         if "net_" in state:
             state.setdefault("segment_steps_", state["segment_frames"])
             state.setdefault("fine_tune_history_", None)
-            fitted_without = not block_dropout(state["net_"].module_)
+            fitted_without = not state["net_"].module_.block_dropout
             if "module__dropout" not in state and fitted_without:
                 # Fitted before dropout became the default: refits keep none.
                 state["module__dropout"] = 0.0

@@ -16,7 +16,6 @@ import inspect
 
 import numpy as np
 from skorch.history import History
-from torch import nn
 
 from ..nn import ConvEmbedding
 from ..tagging import CRNNTagger
@@ -72,17 +71,6 @@ def _conv_setting(module_params: dict, name: str):
     return inspect.signature(ConvEmbedding).parameters[name].default
 
 
-def block_dropout(module) -> float:
-    """The dropout rate inside the blocks of a fitted ConvEmbedding (0 if none).
-
-    Read from the module, not the parameters: a model fitted before dropout was
-    the default has no Dropout layers, and the fine-tuner's blocks must have the
-    same layers for its state dict to load (warm starts of old pickles).
-    """
-    rates = [layer.p for layer in module.blocks if isinstance(layer, nn.Dropout)]
-    return float(rates[0]) if rates else 0.0
-
-
 class FineTuneMixin:
     """The fine-tuning step of :meth:`TripletEmbedder.fit`."""
 
@@ -112,7 +100,7 @@ class FineTuneMixin:
             n_conv=_conv_setting(module_params, "n_blocks"),
             pool_freq=_conv_setting(module_params, "pool_freq"),
             # The fitted module's own Dropout layers, so the blocks line up.
-            dropout=block_dropout(module),
+            dropout=module.block_dropout,
             cnn_init=state,
             frame_pool=1,
             standardize=False,

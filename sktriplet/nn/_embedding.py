@@ -159,6 +159,18 @@ class ConvEmbedding(nn.Module):
             h = torch.relu(pool(h))
         return h
 
+    @property
+    def block_dropout(self) -> float:
+        """The dropout rate inside ``blocks`` (0 if they have no Dropout layer).
+
+        Read from the layers, not from ``dropout``'s value at construction: a
+        network pickled before the attribute existed still answers, and a network
+        whose blocks must line up with this one's (a fine-tuning CRNN) needs the
+        layers that are there.
+        """
+        rates = [layer.p for layer in self.blocks if isinstance(layer, nn.Dropout)]
+        return float(rates[0]) if rates else 0.0
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Load weights, also from the same network with or without dropout.
 
