@@ -165,3 +165,12 @@ def test_conv_embedding_loads_weights_across_dropout(source_dropout, target_drop
     torch.testing.assert_close(target.eval()(x), source.eval()(x))
     with pytest.raises(RuntimeError, match="Unexpected key"):
         ConvEmbedding(16, n_filters=4, n_blocks=2).load_state_dict(source.state_dict())
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.2, 0.5])
+def test_conv_embedding_block_dropout_reads_the_layers(dropout):
+    net = ConvEmbedding(16, n_filters=4, dropout=dropout)
+    assert net.block_dropout == dropout
+    assert any(isinstance(layer, torch.nn.Dropout) for layer in net.blocks) == (
+        dropout > 0
+    )

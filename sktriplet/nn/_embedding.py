@@ -163,10 +163,9 @@ class ConvEmbedding(nn.Module):
     def block_dropout(self) -> float:
         """The dropout rate inside ``blocks`` (0 if they have no Dropout layer).
 
-        Read from the layers, not from ``dropout``'s value at construction: a
-        network pickled before the attribute existed still answers, and a network
-        whose blocks must line up with this one's (a fine-tuning CRNN) needs the
-        layers that are there.
+        The layers are the only record of it, and what a network whose blocks must
+        line up with this one's (a fine-tuning CRNN) has to match; a network
+        pickled before dropout was the embedder's default answers 0.
         """
         rates = [layer.p for layer in self.blocks if isinstance(layer, nn.Dropout)]
         return float(rates[0]) if rates else 0.0
