@@ -67,6 +67,9 @@ class ConvEmbedding(nn.Module):
     ----------
     dim : int
         Size of a frame embedding.
+    block_dropout : float
+        The dropout rate inside ``blocks``, read from its layers (0 without a
+        Dropout layer, as in networks pickled before the embedder had dropout).
 
     Examples
     --------
