@@ -85,7 +85,7 @@ def test_fine_tuner_is_a_supervised_crnn_started_from_the_triplet_cnn():
     # No mean teacher by default; input_noise is the one fine_tune__consistency
     # > 0 would use.
     assert tagger.consistency == 0.0 and tagger.input_noise == 0.1
-    assert tagger.mixup == 0.2
+    assert tagger.mixup == 0.2 and tagger.band_gain == 0.5
     assert (tagger.n_filters, tagger.n_conv, tagger.pool_freq) == (4, 3, 4)
     assert tagger.max_epochs == 3 and tagger.hidden_size == 4
     assert tagger.random_state == 7
@@ -137,6 +137,8 @@ def test_fine_tune_params_are_routed_and_cloned():
     X, y = _data()
     assert len(emb.fit(X, y).fine_tune_history_) == 1
     assert emb._make_fine_tuner("cpu", 0).consistency == 1.0
+    emb.set_params(fine_tune__band_gain=0.0)
+    assert emb._make_fine_tuner("cpu", 0).band_gain == 0.0
 
 
 def test_mean_teacher_fine_tuning_and_clips_of_any_length():

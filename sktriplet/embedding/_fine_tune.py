@@ -28,9 +28,15 @@ from ._fitting import has_labelled_clips
 #: A mean teacher on the unlabelled clips was the default before: level with it
 #: on ``test``, at a third more fit time; ``input_noise`` stays so that
 #: ``fine_tune__consistency=1.0`` gives that setting back (it acts only with the
-#: mean teacher). ``mixup`` equals the tagger's own default, and is fixed here so
-#: that the embedder keeps its measured setting if that moves.
-FINE_TUNE_DEFAULTS = {"consistency": 0.0, "input_noise": 0.1, "mixup": 0.2}
+#: mean teacher). ``mixup`` and ``band_gain`` equal the tagger's own defaults,
+#: and are fixed here so that the embedder keeps its measured setting if those
+#: move (user guide, "Random gains per mel band").
+FINE_TUNE_DEFAULTS = {
+    "consistency": 0.0,
+    "input_noise": 0.1,
+    "mixup": 0.2,
+    "band_gain": 0.5,
+}
 
 #: CRNNTagger parameters the embedder sets itself, so that the fine-tuned front end
 #: is the embedder's own CNN on the embedder's own inputs.

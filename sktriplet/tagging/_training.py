@@ -78,6 +78,38 @@ class ClipLoss(nn.Module):
         return -(pos + (1 - target) * torch.log1p(-proba)).mean()
 
 
+#: Bands of one random gain curve (``band_gain``): at least 2, at most 5.
+MIN_GAIN_BANDS, MAX_GAIN_BANDS = 2, 5
+
+
+def band_gain_curves(n_clips, n_bins, gain, generator, device="cpu"):
+    """Random step curves ``(n_clips, n_bins)`` over the bins, one per clip.
+
+    Each curve has 2 to 5 steps (as many as the bins allow): its boundaries are
+    distinct bins drawn uniformly, and each step's level is drawn uniformly in
+    ``[-gain, gain)``.
+    """
+    n_cuts = MAX_GAIN_BANDS - 1
+    n_bands = torch.randint(
+        MIN_GAIN_BANDS,
+        MAX_GAIN_BANDS + 1,
+        (n_clips,),
+        generator=generator,
+        device=device,
+    )
+    # Distinct boundaries: the first n_cuts of a random order of bins 1..n_bins-1.
+    order = torch.rand(n_clips, max(n_bins - 1, 1), generator=generator, device=device)
+    cuts = order.argsort(dim=1)[:, :n_cuts] + 1
+    used = torch.arange(cuts.shape[1], device=device) < (n_bands - 1)[:, None]
+    cuts = torch.where(used, cuts, n_bins)
+    bins = torch.arange(n_bins, device=device)
+    band_of_bin = (cuts[:, :, None] <= bins).sum(dim=1)
+    levels = (
+        torch.rand(n_clips, MAX_GAIN_BANDS, generator=generator, device=device) * 2 - 1
+    ) * gain
+    return levels.gather(1, band_of_bin)
+
+
 class TaggerNet(InterruptibleNetMixin, NeuralNet):
     """skorch ``NeuralNet`` of the taggers: a KeyboardInterrupt ends ``fit``.
 
@@ -107,6 +139,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         input_noise=0.0,
         rampup_steps=0,
         mixup=0.0,
+        band_gain=0.0,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
@@ -115,6 +148,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         self.input_noise = input_noise
         self.rampup_steps = rampup_steps
         self.mixup = mixup
+        self.band_gain = band_gain
         self.unlabeled_ = None
 
     def set_unlabeled(self, X3, lengths=None):
@@ -123,11 +157,12 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         return self
 
     def train_step_single(self, batch, **fit_params):
-        if self.unlabeled_ is None and self.mixup <= 0:
+        if self.unlabeled_ is None and self.mixup <= 0 and self.band_gain <= 0:
             return super().train_step_single(batch, **fit_params)
         self._set_training(True)
         Xi, yi = unpack_data(batch)
         Xi, mixed = self._mixed(Xi)
+        Xi = self._with_band_gains(Xi)
         if self.unlabeled_ is not None:
             # The noise is the mean teacher's (both networks read noisy clips);
             # mixup alone trains on the clips as they are, mixed.
@@ -142,6 +177,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         if self.unlabeled_ is not None:
             x_u, lengths_u = self._unlabeled_batch(len(yi))
             (x_u, lengths_u), _ = self._mixed((x_u, lengths_u))
+            x_u = self._with_band_gains(x_u)
             pair = self.module_
             agreement = consistency_loss(
                 pair.student,
@@ -207,6 +243,22 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
         )
         return X + self.input_noise * noise
 
+    def _with_band_gains(self, X):
+        """``X`` (a tensor, or the ``{"x", "lengths"}`` dict) plus random band gains.
+
+        Each clip's mel bands (the last axis) are cut at 1 to 4 boundaries drawn
+        uniformly, and each of the 2 to 5 bands is shifted by its own gain, drawn
+        uniformly in ``[-band_gain, band_gain)``. Padding frames are shifted too;
+        the networks never read them.
+        """
+        if self.band_gain <= 0:
+            return X
+        if isinstance(X, dict):
+            return {**X, "x": self._with_band_gains(X["x"])}
+        return X + band_gain_curves(
+            len(X), X.shape[-1], self.band_gain, current_generator(X.device), X.device
+        ).view(len(X), *[1] * (X.dim() - 2), X.shape[-1]).to(X.dtype)
+
     def _unlabeled_batch(self, size):
         """A random batch of the unlabelled clips, on the device."""
         X3, lengths = self.unlabeled_
@@ -229,6 +281,7 @@ def make_tagger_net(
         consistency=params["consistency"],
         input_noise=params["input_noise"],
         mixup=params["mixup"],
+        band_gain=params.get("band_gain", 0.0),
         **{f"module__{k}": v for k, v in module_kwargs.items()},
         criterion=ClipLoss,
         criterion__activation=activation,
