@@ -30,9 +30,11 @@ chunks of 256 or 32 segments, and ``CRNNTagger.predict_proba`` folded or not.
 (``load_domestic_soundscapes(preset=--preset)``, its ``weak`` and
 ``unlabel_in_domain`` clips: 60 labelled and 540 unlabelled with the default
 preset) at the defaults, which fine-tune on the labelled clips alone with dropout
-0.2 in the CNN, against ``module__dropout=0.0`` (the CNN without dropout, the
-default before) and ``fine_tune__consistency=1.0`` (the former fine-tuning with a
-mean teacher on the unlabelled clips too). Each fit runs in a fresh process, the
+0.2 in the CNN and random gains per mel band, against ``module__dropout=0.0``
+(the CNN without dropout, the default before), ``fine_tune__consistency=1.0``
+(the former fine-tuning with a mean teacher on the unlabelled clips too) and
+``fine_tune__band_gain=0.0`` (no band gains, the default before); ``--settings``
+picks some of them. Each fit runs in a fresh process, the
 settings interleaved, ``--repeats`` times with seeds 0, 1, ...; the table gives median
 seconds for the whole fit, its triplet stage and its fine-tuning stage (the sums
 of the epochs' ``dur``), the fine-tuning's epochs, and the ratio to the default.
@@ -141,6 +143,7 @@ FINE_TUNE_CONFIGS = {
     "labels alone": {},  # the default, dropout 0.2 in the CNN
     "no dropout": {"module__dropout": 0.0},  # the default before
     "mean teacher": {"fine_tune__consistency": 1.0},
+    "no band gains": {"fine_tune__band_gain": 0.0},  # the default before
 }
 
 
@@ -259,9 +262,10 @@ def fine_tune_cost(args):
     """The fit's time at the defaults and the ``FINE_TUNE_CONFIGS``, side by side."""
     X, y = load_train_clips(args.preset)  # generate and cache outside the timing
     n_lab = int((y >= 0).all(axis=1).sum())
-    rows = {name: [] for name in FINE_TUNE_CONFIGS}
+    names = ["labels alone"] + [c for c in args.settings if c != "labels alone"]
+    rows = {name: [] for name in names}
     for seed in range(args.repeats):
-        for name in FINE_TUNE_CONFIGS:
+        for name in names:
             options = ["--seed", str(seed), "--preset", args.preset]
             options += ["--device", args.device, "--threads", str(args.threads)]
             res = run_child(name, options)
@@ -499,6 +503,13 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--fine-tune", action="store_true")
+    p.add_argument(
+        "--settings",
+        nargs="+",
+        choices=tuple(FINE_TUNE_CONFIGS),
+        default=tuple(FINE_TUNE_CONFIGS),
+        help="--fine-tune settings to time (the default, 'labels alone', always)",
+    )
     p.add_argument("--preset", default="small", choices=("small", "dcase"))
     p.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -54,6 +54,7 @@ Usage::
     python benchmarks/bench_quality.py --data /path/to/dcase2018_task4 --arms s2
     python benchmarks/bench_quality.py --data my_sounds/ --arms logmel crnn s2
     python benchmarks/bench_quality.py --arms s2 --emb-param weak_label_share=1.0
+    python benchmarks/bench_quality.py --arms crnn s2 --first-seed 3  # seeds 3-5
     python benchmarks/bench_quality.py --quick              # smoke run, tiny sizes
 """
 
@@ -245,7 +246,8 @@ def measure(arms, args):
     X, y, train, test, evaluation, _, desc = load(args)
     # loaded once here; joblib memory-maps the big arrays for the workers
     data = (X[train], y[train], X[test], y[test], X[evaluation], y[evaluation])
-    jobs = [(arm, seed) for seed in range(args.seeds) for arm in arms]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(arm, seed) for seed in seeds for arm in arms]
     out = Parallel(n_jobs=args.jobs)(
         delayed(run_one)(arm, seed, args, *data) for arm, seed in jobs
     )
@@ -294,6 +296,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds --first-seed .. --first-seed + --seeds - 1 (more seeds later)",
+    )
+    parser.add_argument(
         "--data",
         default=None,
         help="a DCASE 2018 Task 4 root, a folder of class sub-folders or a CSV/TSV "
@@ -318,7 +326,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     results, chance, desc = measure(args.arms, args)
-    print(f"data: {desc}; {args.seeds} seeds; estimators at their defaults")
+    first, last = args.first_seed, args.first_seed + args.seeds - 1
+    print(f"data: {desc}; seeds {first}-{last}; estimators at their defaults")
     overrides = (("--emb-param", args.emb_param), ("--clf-param", args.clf_param))
     for flag, items in overrides:
         if items:
