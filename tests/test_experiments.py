@@ -66,6 +66,27 @@ def test_plan_cells_tables_and_keys():
     assert plan_cells(ReproduceConfig(tables=("3",), repeats=1))[0].table == "3"
 
 
+def test_side_rows_run_side_repeats_and_the_cpu_preset_uses_one():
+    cells = plan_cells(ReproduceConfig(repeats=3, side_repeats=1, extras=True))
+    runs = {}
+    for c in cells:
+        runs.setdefault(c.method, set()).add(c.seed)
+    headline = {"logmel", "crnn", "s2", "s2_default"}
+    assert {m for m, seeds in runs.items() if seeds == {0, 1, 2}} == headline
+    assert all(runs[m] == {0} for m in runs if m not in headline)
+    side = {"s1", "s3", "s4", "s5", "s3_knn", "s3_farther", "s2_joint"}
+    assert set(runs) - headline == side
+    more = plan_cells(ReproduceConfig(repeats=1, side_repeats=2))
+    assert {c.seed for c in more if c.method == "s1"} == {0, 1}
+    assert {c.seed for c in more if c.method == "crnn"} == {0}
+    assert reproduce_module.PRESETS["cpu"]["side_repeats"] == 1
+    # the longest cells go first, so that no worker finishes alone
+    ordered = [c.method for c in reproduce_module.longest_first(cells)]
+    assert ordered[:3] == ["s2_default"] * 3
+    assert ordered[-3:] == ["logmel"] * 3
+    assert sorted(map(str, ordered)) == sorted(c.method for c in cells)
+
+
 def test_mean_ci95():
     mean, ci = mean_ci95([1.0, 2.0, 3.0])
     assert mean == pytest.approx(2.0) and ci == pytest.approx(2.4841, rel=1e-3)
@@ -125,9 +146,10 @@ def test_reproduce_end_to_end_resumes_and_refuses_mixing(dcase_root, tmp_path):
     assert set(written) == {"table2.md", "table3.md"}
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    # 2 x (2 baselines + 2 strategies x 3 counts + the defaults' row);
-    # 2 strategies x 2 shares x 2
-    assert len(rows) == 2 * 9 + 8
+    # the cpu preset's side rows run once: 2 x (2 baselines + S2 x 3 counts +
+    # the defaults' row) + S1 x 3 counts; 2 strategies x 2 shares x 2
+    assert len(rows) == 2 * 6 + 3 + 8
+    assert {r["seed"] for r in rows if r["method"] == "s1"} == {"0"}
     assert sum(r["method"] == "s2_default" for r in rows) == 2
     assert {"macro_f1", "fit_seconds", "device", "f1_Speech"} <= set(rows[0])
     for name in (
@@ -197,6 +219,8 @@ def test_reproduce_bad_arguments(dcase_root, tmp_path):
         reproduce(dcase_root, tmp_path, scale=0)
     with pytest.raises(ValueError, match="repeats"):
         reproduce(dcase_root, tmp_path, repeats=0)
+    with pytest.raises(ValueError, match="side_repeats"):
+        reproduce(dcase_root, tmp_path, side_repeats=0)
     with pytest.raises(TypeError, match="Unknown reproduce settings"):
         reproduce(dcase_root, tmp_path, cache_dir=tmp_path / "c", verbose=0, bogus=1)
 
