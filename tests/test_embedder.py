@@ -641,6 +641,33 @@ def test_supcon_loss_trains_and_logs_active_share():
         small(loss="supcon", temperature=0.0).fit(X, Y)
 
 
+def test_band_gain_colours_each_training_segment_apart():
+    X, Y = make_data()
+    plain = small(loss="supcon", fine_tune=False).fit(X, Y)
+    est = small(loss="supcon", fine_tune=False, band_gain=0.5).fit(X, Y)
+    assert est.net_.band_gain == 0.5 and plain.net_.band_gain == 0.0
+    assert not np.allclose(est.transform(X), plain.transform(X))
+    again = small(loss="supcon", fine_tune=False, band_gain=0.5).fit(X, Y)
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    # what the network sees: x plus one curve per segment, the same in every
+    # frame, within +-band_gain, in training only
+    net = est.net_
+    seen = []
+    net._embed_segments = lambda xb: seen.append(xb) or xb.mean(dim=(1, 2))
+    batch = type("B", (), {"x": torch.zeros(6, 8, N_MELS)})()
+    net.module_.train()
+    net.infer(batch)
+    net.module_.eval()
+    net.infer(batch)
+    coloured, untouched = seen
+    assert torch.equal(untouched, batch.x)
+    assert torch.equal(coloured, coloured[:, :1].expand_as(coloured))
+    assert 0 < coloured.abs().max() <= 0.5
+    assert len({tuple(row[0].tolist()) for row in coloured}) == 6
+    with pytest.raises(ValueError, match="band_gain"):
+        small(band_gain=-1.0).fit(X, Y)
+
+
 def test_supcon_loss_value_on_a_hand_made_batch():
     net = small(loss="supcon", temperature=1.0).fit(*make_data()).net_
     emb = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
@@ -661,7 +688,7 @@ def test_unpickle_embedder_from_before_frame_pool():
     X, Y = make_data()
     est = small(max_epochs=1).fit(X, Y)
     expected = est.transform(X)
-    for name in ("frame_pool", "weak_label_share", "loss", "temperature"):
+    for name in ("frame_pool", "weak_label_share", "loss", "temperature", "band_gain"):
         delattr(est, name)
     del est.segment_steps_
     loaded = pickle.loads(pickle.dumps(est))

@@ -10,14 +10,9 @@ import torch
 
 from sktriplet.experiments import BestEpochOnHeldOut
 from sktriplet.nn import CRNN, BiGRUTagger, MeanTeacher, consistency_loss
+from sktriplet.nn._band_gain import MAX_GAIN_BANDS, MIN_GAIN_BANDS, band_gain_curves
 from sktriplet.tagging import CRNNTagger, SequenceTagger
-from sktriplet.tagging._training import (
-    MAX_GAIN_BANDS,
-    MIN_GAIN_BANDS,
-    ClipLoss,
-    TaggerNet,
-    band_gain_curves,
-)
+from sktriplet.tagging._training import ClipLoss, TaggerNet
 from sktriplet.utils._seeding import private_generator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

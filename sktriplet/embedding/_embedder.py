@@ -81,6 +81,14 @@ class TripletEmbedder(
         Margin of the triplet loss.
     temperature : float, default=0.1
         Temperature of the ``"supcon"`` loss.
+    band_gain : float, default=0.0
+        Random gains per mel band in the triplet stage: in training, every
+        segment of a batch gets its own random step curve over the mel bands
+        (2 to 5 steps, each within ``±band_gain`` standardized units), so an
+        anchor and its positive differ by colouring as recordings by different
+        microphones and rooms do, and the unlabelled clips teach invariance to
+        it. 0 turns it off. (The fine-tuning has its own,
+        ``fine_tune__band_gain``.)
     classification_weight : float, default=0.0
         When positive, a linear classification head on the segment embeddings is
         trained jointly: this weight times the binary cross-entropy of the labelled
@@ -261,6 +269,7 @@ class TripletEmbedder(
         "loss": [StrOptions({"triplet", "supcon"})],
         "margin": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
+        "band_gain": [Interval(Real, 0, None, closed="left")],
         "classification_weight": [Interval(Real, 0, None, closed="left")],
         "weak_label_share": [Interval(Real, 0, 1, closed="right")],
         "fine_tune": ["boolean", StrOptions({"auto"})],
@@ -291,6 +300,7 @@ class TripletEmbedder(
         loss="supcon",
         margin=1.0,
         temperature=0.1,
+        band_gain=0.0,
         classification_weight=0.0,
         weak_label_share=0.3,
         fine_tune="auto",
@@ -318,6 +328,7 @@ class TripletEmbedder(
         self.loss = loss
         self.margin = margin
         self.temperature = temperature
+        self.band_gain = band_gain
         self.classification_weight = classification_weight
         self.weak_label_share = weak_label_share
         self.fine_tune = fine_tune
@@ -430,6 +441,7 @@ or list of arrays of shape (n_frames_i, n_mels)
             "tune_allocator": True,
             "loss": "triplet",
             "temperature": 0.1,
+            "band_gain": 0.0,
             "weak_label_share": 1.0,
             "fine_tune": False,
             "frame_pool": 1,

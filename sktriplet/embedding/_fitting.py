@@ -343,6 +343,7 @@ class TripletFitMixin:
             segment_frames=self._segment_steps(),
             objective=self.loss,
             temperature=self.temperature,
+            band_gain=self.band_gain,
             on_interrupt=self.on_interrupt,
             verbose=self.verbose,
             **{f"module__{k}": v for k, v in module_params.items()},

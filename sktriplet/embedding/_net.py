@@ -19,7 +19,9 @@ from skorch.callbacks import PassthroughScoring
 from skorch.dataset import unpack_data
 
 from ..nn import TripletLoss, semihard_negatives, triplet_loss
+from ..nn._band_gain import band_gain_curves
 from ..utils._interrupt import InterruptibleNetMixin
+from ..utils._seeding import current_generator
 from ._batch import SegmentTable
 
 
@@ -50,6 +52,11 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         loss (see ``_contrastive_loss``).
     temperature : float, default=0.1
         Temperature of the contrastive loss.
+    band_gain : float, default=0.0
+        In training, every segment of a batch (anchors, positives, mining
+        candidates) gets its own random gain curve over the mel bands, steps
+        drawn within ``±band_gain`` (see
+        :func:`~sktriplet.nn._band_gain.band_gain_curves`); 0 turns it off.
     on_interrupt : {"raise", "stop"}, default="raise"
         What a KeyboardInterrupt during training does: propagate out of ``fit``,
         or stop training and keep the weights (skorch's behaviour).
@@ -69,6 +76,7 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         segment_frames=None,
         objective="triplet",
         temperature=0.1,
+        band_gain=0.0,
         on_interrupt="raise",
         **kwargs,
     ):
@@ -76,6 +84,7 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
         self.on_interrupt = on_interrupt
         self.objective = objective
         self.temperature = temperature
+        self.band_gain = band_gain
         self.amp_dtype = amp_dtype
         self.n_classes = n_classes
         self.classification_weight = classification_weight
@@ -127,6 +136,16 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
 
     def infer(self, x, **fit_params):
         xb = x.x.to(self._data_device(), non_blocking=True)
+        if self.band_gain > 0 and self.module_.training:
+            # One curve per row: an anchor and its positive are coloured apart.
+            curves = band_gain_curves(
+                len(xb),
+                xb.shape[-1],
+                self.band_gain,
+                current_generator(xb.device),
+                xb.device,
+            )
+            xb = xb + curves[:, None, :].to(xb.dtype)
         with self.autocast():
             return self._embed_segments(xb)
 

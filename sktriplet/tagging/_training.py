@@ -11,6 +11,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
+from ..nn._band_gain import band_gain_curves
 from ..nn._mean_teacher import consistency_loss
 from ..nn._tagger import frame_mask
 from ..utils._interrupt import InterruptibleNetMixin
@@ -76,38 +77,6 @@ class ClipLoss(nn.Module):
         if self.weight is not None:
             pos = pos * self.weight
         return -(pos + (1 - target) * torch.log1p(-proba)).mean()
-
-
-#: Bands of one random gain curve (``band_gain``): at least 2, at most 5.
-MIN_GAIN_BANDS, MAX_GAIN_BANDS = 2, 5
-
-
-def band_gain_curves(n_clips, n_bins, gain, generator, device="cpu"):
-    """Random step curves ``(n_clips, n_bins)`` over the bins, one per clip.
-
-    Each curve has 2 to 5 steps (as many as the bins allow): its boundaries are
-    distinct bins drawn uniformly, and each step's level is drawn uniformly in
-    ``[-gain, gain)``.
-    """
-    n_cuts = MAX_GAIN_BANDS - 1
-    n_bands = torch.randint(
-        MIN_GAIN_BANDS,
-        MAX_GAIN_BANDS + 1,
-        (n_clips,),
-        generator=generator,
-        device=device,
-    )
-    # Distinct boundaries: the first n_cuts of a random order of bins 1..n_bins-1.
-    order = torch.rand(n_clips, max(n_bins - 1, 1), generator=generator, device=device)
-    cuts = order.argsort(dim=1)[:, :n_cuts] + 1
-    used = torch.arange(cuts.shape[1], device=device) < (n_bands - 1)[:, None]
-    cuts = torch.where(used, cuts, n_bins)
-    bins = torch.arange(n_bins, device=device)
-    band_of_bin = (cuts[:, :, None] <= bins).sum(dim=1)
-    levels = (
-        torch.rand(n_clips, MAX_GAIN_BANDS, generator=generator, device=device) * 2 - 1
-    ) * gain
-    return levels.gather(1, band_of_bin)
 
 
 class TaggerNet(InterruptibleNetMixin, NeuralNet):
