@@ -87,6 +87,22 @@ def test_side_rows_run_side_repeats_and_the_cpu_preset_uses_one():
     assert sorted(map(str, ordered)) == sorted(c.method for c in cells)
 
 
+def test_paper_rows_keep_the_paper_method_and_the_default_row_the_defaults():
+    from sktriplet import TripletEmbedder
+    from sktriplet.experiments._runner import make_embedder
+
+    cfg = ReproduceConfig()
+    for method in ("s1", "s2", "s3", "s4", "s5", "s3_knn", "s2_joint"):
+        params = make_embedder(method, 64, cfg, seed=0).get_params()
+        assert params["loss"] == "triplet" and params["fine_tune"] is False
+        assert params["module__dropout"] == 0.0 and params["band_gain"] == 0.0
+    row = make_embedder("s2_default", 64, cfg, seed=0).get_params()
+    defaults = TripletEmbedder().get_params()
+    for name in ("loss", "fine_tune", "band_gain", "strategy", "max_epochs"):
+        assert row[name] == defaults[name]
+    assert "module__dropout" not in row
+
+
 def test_mean_ci95():
     mean, ci = mean_ci95([1.0, 2.0, 3.0])
     assert mean == pytest.approx(2.0) and ci == pytest.approx(2.4841, rel=1e-3)

@@ -153,8 +153,11 @@ def make_embedder(method: str, n_triplets: int, config: ReproduceConfig, seed: i
         if config.tagger_epochs is not None:
             params["fine_tune__max_epochs"] = config.tagger_epochs
         return TripletEmbedder(strategy="s2", fine_tune="auto", **params)
-    # The paper's objective and network, its embeddings trained by triplets alone.
-    params.update(loss="triplet", fine_tune=False, module__dropout=0.0)
+    # The paper's objective and network, its embeddings trained by triplets alone
+    # on the paper's transforms.
+    params.update(
+        loss="triplet", fine_tune=False, module__dropout=0.0, band_gain=0.0
+    )
     if method in PAPER_STRATEGIES:
         return TripletEmbedder(strategy=method, **params)
     if method == "s3_knn":
