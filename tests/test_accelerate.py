@@ -197,9 +197,14 @@ def _run(tmp, overrides):
 #: validation, whose forward passes would also send the BatchNorm buffers.
 MINING = {"random_state": None, "validation_fraction": None}
 #: Label negatives only and the triplet loss: a triplet's loss needs no pool.
-# No dropout either: its masks depend on how a step's batch is split between
-# processes, and this run is compared step by step with one process.
-NO_MINING = {"strategy": "s5", "loss": "triplet", "module__dropout": 0.0}
+# No dropout or band gains either: their draws depend on how a step's batch is
+# split between processes, and this run is compared step by step with one process.
+NO_MINING = {
+    "strategy": "s5",
+    "loss": "triplet",
+    "module__dropout": 0.0,
+    "band_gain": 0.0,
+}
 
 
 @pytest.fixture(scope="module")

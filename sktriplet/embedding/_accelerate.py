@@ -146,7 +146,7 @@ class AcceleratedTripletEmbedder(TripletEmbedder):
         loss="supcon",
         margin=1.0,
         temperature=0.1,
-        band_gain=0.0,
+        band_gain=1.0,
         classification_weight=0.0,
         weak_label_share=0.3,
         fine_tune="auto",

