@@ -80,6 +80,7 @@ def test_side_rows_run_side_repeats_and_the_cpu_preset_uses_one():
     assert {c.seed for c in more if c.method == "s1"} == {0, 1}
     assert {c.seed for c in more if c.method == "crnn"} == {0}
     assert reproduce_module.PRESETS["cpu"]["side_repeats"] == 1
+    assert reproduce_module.PRESETS["cpu"]["strategies"] == ("s1", "s2", "s3")
     # the longest cells go first, so that no worker finishes alone
     ordered = [c.method for c in reproduce_module.longest_first(cells)]
     assert ordered[:3] == ["s2_default"] * 3
@@ -248,6 +249,18 @@ def test_cli_reproduce_rejects_non_dcase_data(tmp_path, capsys):
     )
     assert "not a DCASE 2018 Task 4 root" in capsys.readouterr().err
     assert not (tmp_path / "out" / "results.csv").exists()
+
+
+def test_cli_reproduce_passes_strategies_and_side_repeats(tmp_path, monkeypatch):
+    import sktriplet.experiments as experiments
+
+    seen = {}
+    monkeypatch.setattr(experiments, "reproduce", lambda *a, **k: seen.update(k))
+    args = ["reproduce", "--out", str(tmp_path), "--strategies", "s2", "s4"]
+    assert main(args + ["--side-repeats", "2"]) == 0
+    assert seen["strategies"] == ("s2", "s4") and seen["side_repeats"] == 2
+    assert main(["reproduce", "--out", str(tmp_path)]) == 0
+    assert seen["strategies"] is None and seen["side_repeats"] is None
 
 
 def test_experiment_data_rows():
