@@ -19,9 +19,8 @@ from skorch.callbacks import PassthroughScoring
 from skorch.dataset import unpack_data
 
 from ..nn import TripletLoss, semihard_negatives, triplet_loss
-from ..nn._band_gain import band_gain_curves
+from ..nn._band_gain import add_band_gains
 from ..utils._interrupt import InterruptibleNetMixin
-from ..utils._seeding import current_generator
 from ._batch import SegmentTable
 
 
@@ -136,16 +135,9 @@ class TripletNet(InterruptibleNetMixin, NeuralNet):
 
     def infer(self, x, **fit_params):
         xb = x.x.to(self._data_device(), non_blocking=True)
-        if self.band_gain > 0 and self.module_.training:
+        if self.module_.training:
             # One curve per row: an anchor and its positive are coloured apart.
-            curves = band_gain_curves(
-                len(xb),
-                xb.shape[-1],
-                self.band_gain,
-                current_generator(xb.device),
-                xb.device,
-            )
-            xb = xb + curves[:, None, :].to(xb.dtype)
+            xb = add_band_gains(xb, self.band_gain)
         with self.autocast():
             return self._embed_segments(xb)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from ..utils._seeding import current_generator
+
 #: Bands of one random gain curve (``band_gain``): at least 2, at most 5.
 MIN_GAIN_BANDS, MAX_GAIN_BANDS = 2, 5
 
@@ -41,3 +43,17 @@ def band_gain_curves(n_clips, n_bins, gain, generator, device="cpu"):
         torch.rand(n_clips, MAX_GAIN_BANDS, generator=generator, device=device) * 2 - 1
     ) * gain
     return levels.gather(1, band_of_bin)
+
+
+def add_band_gains(x, gain):
+    """``x`` plus one random curve per row over its last axis (the mel bands).
+
+    The curve of row ``i`` is the same in every frame of ``x[i]``; drawn from the
+    fit's private generator on ``x``'s device. ``gain <= 0`` returns ``x``.
+    """
+    if gain <= 0:
+        return x
+    curves = band_gain_curves(
+        len(x), x.shape[-1], gain, current_generator(x.device), x.device
+    )
+    return x + curves.view(len(x), *[1] * (x.dim() - 2), x.shape[-1]).to(x.dtype)

@@ -11,7 +11,7 @@ from skorch.dataset import unpack_data
 from skorch.utils import to_tensor
 from torch import nn
 
-from ..nn._band_gain import band_gain_curves
+from ..nn._band_gain import add_band_gains
 from ..nn._mean_teacher import consistency_loss
 from ..nn._tagger import frame_mask
 from ..utils._interrupt import InterruptibleNetMixin
@@ -224,9 +224,7 @@ class TaggerNet(InterruptibleNetMixin, NeuralNet):
             return X
         if isinstance(X, dict):
             return {**X, "x": self._with_band_gains(X["x"])}
-        return X + band_gain_curves(
-            len(X), X.shape[-1], self.band_gain, current_generator(X.device), X.device
-        ).view(len(X), *[1] * (X.dim() - 2), X.shape[-1]).to(X.dtype)
+        return add_band_gains(X, self.band_gain)
 
     def _unlabeled_batch(self, size):
         """A random batch of the unlabelled clips, on the device."""
