@@ -33,8 +33,9 @@ preset) at the defaults, which fine-tune on the labelled clips alone with dropou
 0.2 in the CNN and random gains per mel band, against ``module__dropout=0.0``
 (the CNN without dropout, the default before), ``fine_tune__consistency=1.0``
 (the former fine-tuning with a mean teacher on the unlabelled clips too) and
-``fine_tune__band_gain=0.0`` (no band gains, the default before); ``--settings``
-picks some of them. Each fit runs in a fresh process, the
+``fine_tune__band_gain=0.0`` (no band gains in the fine-tuning, the default
+before) and ``band_gain=0.0`` (no band gains in the triplet stage, the default
+before that one was added); ``--settings`` picks some of them. Each fit runs in a fresh process, the
 settings interleaved, ``--repeats`` times with seeds 0, 1, ...; the table gives median
 seconds for the whole fit, its triplet stage and its fine-tuning stage (the sums
 of the epochs' ``dur``), the fine-tuning's epochs, and the ratio to the default.
@@ -144,6 +145,7 @@ FINE_TUNE_CONFIGS = {
     "no dropout": {"module__dropout": 0.0},  # the default before
     "mean teacher": {"fine_tune__consistency": 1.0},
     "no band gains": {"fine_tune__band_gain": 0.0},  # the default before
+    "no triplet gains": {"band_gain": 0.0},  # band gains in the fine-tuning only
 }
 
 
