@@ -35,8 +35,9 @@ preset) at the defaults, which fine-tune on the labelled clips alone with dropou
 (the former fine-tuning with a mean teacher on the unlabelled clips too) and
 ``fine_tune__band_gain=0.0`` (no band gains in the fine-tuning, the default
 before) and ``band_gain=0.0`` (no band gains in the triplet stage, the default
-before that one was added); ``--settings`` picks some of them. Each fit runs in a fresh process, the
-settings interleaved, ``--repeats`` times with seeds 0, 1, ...; the table gives median
+before that one was added); ``--settings`` picks some of them. Each fit runs in
+a fresh process, the settings interleaved, ``--repeats`` times with seeds 0, 1,
+...; the table gives median
 seconds for the whole fit, its triplet stage and its fine-tuning stage (the sums
 of the epochs' ``dur``), the fine-tuning's epochs, and the ratio to the default.
 
