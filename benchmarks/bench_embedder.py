@@ -81,6 +81,17 @@ single-threaded job used the second core; H200: 16 threads, ``--device cuda``;
     no dropout     76 (0.85) / 54 / 21      (was the default)
     mean teacher   118 (1.33) / 62 / 55     106 (1.33) / 56 / 49     10 (1.37) / 5 / 5
 
+The triplet stage's band gains (``--fine-tune --settings "no triplet gains"
+--repeats 3 --threads 1``, AMD, with band gains in both stages by default; the
+other core ran single-threaded quality fits for seeds 0 and 1 and the test suite
+for seed 2, so the times are not comparable with the table above)::
+
+    setting           AMD, 1 thread            fit s per seed
+    labels alone      232 (1.00) / 169 / 62    232 / 219 / 423
+    no triplet gains  255 (1.10) / 173 / 80    220 / 255 / 414
+
+Band gains leave the triplet stage's time as it was (169 s against 173 s).
+
 bf16 autocast only pays on CPUs with native bfloat16 (AVX512-BF16 / AMX); without it
 (Zen 3) it is emulated and about 9x slower. In fp32 the CNN costs about 150 MFLOP per
 segment, so 1,000 segments/s would take the peak of two AVX2 cores. On the H100 with
@@ -281,14 +292,15 @@ def fine_tune_cost(args):
         for name, rs in rows.items()
     }
     base = med["labels alone"]["fit_s"]
+    width = max(len(name) for name in names) + 2
     print(
-        f"\n{'setting':<14}{'fit s':>8}{'x default':>11}{'triplet s':>11}"
+        f"\n{'setting':<{width}}{'fit s':>8}{'x default':>11}{'triplet s':>11}"
         f"{'fine-tune s':>13}{'epochs':>8}   fit s per seed"
     )
     for name, m in med.items():
         seeds = " / ".join(f"{r['fit_s']:.0f}" for r in rows[name])
         print(
-            f"{name:<14}{m['fit_s']:>8.0f}{m['fit_s'] / base:>11.2f}"
+            f"{name:<{width}}{m['fit_s']:>8.0f}{m['fit_s'] / base:>11.2f}"
             f"{m['triplet_s']:>11.0f}{m['fine_tune_s']:>13.0f}"
             f"{m['fine_tune_epochs']:>8.0f}   {seeds}"
         )
